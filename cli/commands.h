@@ -1,0 +1,27 @@
+/* cli/commands.h — the `sdpo` subcommands. Each takes argc/argv starting at the subcommand
+ * name, parses with getopt_long, and returns the process exit status:
+ * 0 success, 1 runtime failure (message printed), 2 usage error. Only this layer exits. */
+#ifndef SDPO_CLI_COMMANDS_H
+#define SDPO_CLI_COMMANDS_H
+
+#include <stdio.h>
+
+enum { SDPO_EXIT_OK = 0, SDPO_EXIT_FAIL = 1, SDPO_EXIT_USAGE = 2 };
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} sdpo_command;
+
+int cmd_schedule(int argc, char **argv);
+int cmd_dense_reward(int argc, char **argv);
+int cmd_table3(int argc, char **argv);
+
+/* Prints "sdpo: <last library error>" to stderr and returns SDPO_EXIT_FAIL. */
+int cli_report_error(void);
+
+/* Prints "sdpo <cmd>: <msg>; see 'sdpo <cmd> --help'" and returns SDPO_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

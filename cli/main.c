@@ -1,0 +1,54 @@
+/* cli/main.c — `sdpo`: one binary, one subcommand per job (see commands.h). */
+#include "cli/commands.h"
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static const sdpo_command commands[] = {
+    {"schedule", "print the DDIM timesteps, alphas and sigmas of a schedule", cmd_schedule},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: sdpo <command> [options]\n"
+            "\n"
+            "sdpo-harness: reproduce Stepwise Diffusion Policy Optimization (SDPO) and its\n"
+            "baselines DDPO, REBEL and D3PO. 'sdpo <command> --help' documents each command.\n"
+            "\n"
+            "commands:\n");
+    for (int i = 0; i < n_commands; i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+}
+
+int cli_report_error(void) {
+    fprintf(stderr, "sdpo: error: %s\n", sdpo_last_error());
+    return SDPO_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "sdpo %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "; see 'sdpo %s --help'\n", cmd);
+    va_end(ap);
+    return SDPO_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return SDPO_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return SDPO_EXIT_OK;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "sdpo: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return SDPO_EXIT_USAGE;
+}
