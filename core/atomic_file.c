@@ -1,0 +1,43 @@
+/* core/atomic_file.c — see atomic_file.h. */
+#include "core/atomic_file.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+sdpo_status sdpo_atomic_open(sdpo_atomic_file *f, const char *path) {
+    f->fp = NULL;
+    if (strlen(path) >= sizeof f->path)
+        return sdpo_fail(SDPO_ERR_ARG, "%.64s…: output path too long", path);
+    strcpy(f->path, path);
+    snprintf(f->tmp_path, sizeof f->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    f->fp = fopen(f->tmp_path, "wb");
+    if (!f->fp)
+        return sdpo_fail(SDPO_ERR_IO, "%s: cannot create temporary file: %s", f->tmp_path,
+                         strerror(errno));
+    return SDPO_OK;
+}
+
+sdpo_status sdpo_atomic_commit(sdpo_atomic_file *f) {
+    int bad = ferror(f->fp) || fflush(f->fp) != 0 || fsync(fileno(f->fp)) != 0;
+    int err = errno;
+    bad |= fclose(f->fp) != 0;
+    f->fp = NULL;
+    if (bad) {
+        unlink(f->tmp_path);
+        return sdpo_fail(SDPO_ERR_IO, "%s: write failed: %s", f->path, strerror(err));
+    }
+    if (rename(f->tmp_path, f->path) != 0) {
+        err = errno;
+        unlink(f->tmp_path);
+        return sdpo_fail(SDPO_ERR_IO, "%s: cannot rename temporary file into place: %s", f->path,
+                         strerror(err));
+    }
+    return SDPO_OK;
+}
+
+void sdpo_atomic_abort(sdpo_atomic_file *f) {
+    if (f->fp) fclose(f->fp);
+    f->fp = NULL;
+    unlink(f->tmp_path);
+}

@@ -1,0 +1,28 @@
+/* core/atomic_file.h — write-to-temp-then-rename, so no reader ever sees a half-written output.
+ *
+ * core/ is otherwise pure math; this and error.h are the two cross-cutting utilities every layer
+ * needs. Usage:
+ *     sdpo_atomic_file f;
+ *     if (sdpo_atomic_open(&f, "out.csv") != SDPO_OK) return …;
+ *     fprintf(f.fp, …);
+ *     return sdpo_atomic_commit(&f);     // or sdpo_atomic_abort(&f) on any error
+ * The temp file lives in the destination's directory ("<path>.tmp.<pid>"), so rename(2) is
+ * atomic; commit flushes, fsyncs and renames, and reports write errors (e.g. disk full). */
+#ifndef SDPO_CORE_ATOMIC_FILE_H
+#define SDPO_CORE_ATOMIC_FILE_H
+
+#include <stdio.h>
+
+#include "core/error.h"
+
+typedef struct {
+    FILE *fp;
+    char path[4096];
+    char tmp_path[4096 + 32];
+} sdpo_atomic_file;
+
+sdpo_status sdpo_atomic_open(sdpo_atomic_file *f, const char *path);
+sdpo_status sdpo_atomic_commit(sdpo_atomic_file *f);
+void sdpo_atomic_abort(sdpo_atomic_file *f);
+
+#endif

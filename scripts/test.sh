@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds sdpo-harness and runs every test (Check suites and CLI contract tests) with CTest.
+#   bash scripts/test.sh              # Release-like build in build/
+#   bash scripts/test.sh --sanitize   # AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=build
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [ "${1:-}" = "--sanitize" ]; then
+  dir=build-asan
+  flags=(-DCMAKE_BUILD_TYPE=Debug -DSDPO_SANITIZE=ON)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+jobs=$(nproc)
+cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+cmake --build "$dir" -j "$jobs"
+# OMP/OpenBLAS threads: tests that need a count set it themselves; 2 matches the CI machine.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+ctest --test-dir "$dir" --output-on-failure -j "$jobs"
