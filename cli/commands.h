@@ -15,6 +15,7 @@ typedef struct {
 } sdpo_command;
 
 int cmd_schedule(int argc, char **argv);
+int cmd_toy(int argc, char **argv);
 int cmd_dense_reward(int argc, char **argv);
 int cmd_table3(int argc, char **argv);
 

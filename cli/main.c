@@ -7,6 +7,7 @@
 
 static const sdpo_command commands[] = {
     {"schedule", "print the DDIM timesteps, alphas and sigmas of a schedule", cmd_schedule},
+    {"toy-trajectories", "sample DDIM trajectories of an exact Gaussian-mixture model", cmd_toy},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
@@ -19,7 +20,7 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n");
     for (int i = 0; i < n_commands; i++)
-        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-18s %s\n", commands[i].name, commands[i].summary);
 }
 
 int cli_report_error(void) {

@@ -3,13 +3,35 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* mkdir -p of the directory part of `path` (outputs like runs/<id>/table3.csv just work). */
+static sdpo_status make_parents(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return SDPO_OK;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return sdpo_fail(SDPO_ERR_IO, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return sdpo_fail(SDPO_ERR_IO, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
+    return SDPO_OK;
+}
 
 sdpo_status sdpo_atomic_open(sdpo_atomic_file *f, const char *path) {
     f->fp = NULL;
     if (strlen(path) >= sizeof f->path)
         return sdpo_fail(SDPO_ERR_ARG, "%.64s…: output path too long", path);
     strcpy(f->path, path);
+    sdpo_status rc = make_parents(path);
+    if (rc != SDPO_OK) return rc;
     snprintf(f->tmp_path, sizeof f->tmp_path, "%s.tmp.%ld", path, (long)getpid());
     f->fp = fopen(f->tmp_path, "wb");
     if (!f->fp)

@@ -6,7 +6,7 @@
  *     if (sdpo_atomic_open(&f, "out.csv") != SDPO_OK) return …;
  *     fprintf(f.fp, …);
  *     return sdpo_atomic_commit(&f);     // or sdpo_atomic_abort(&f) on any error
- * The temp file lives in the destination's directory ("<path>.tmp.<pid>"), so rename(2) is
+ * Missing parent directories are created (mkdir -p). The temp file lives in the destination's directory ("<path>.tmp.<pid>"), so rename(2) is
  * atomic; commit flushes, fsyncs and renames, and reports write errors (e.g. disk full). */
 #ifndef SDPO_CORE_ATOMIC_FILE_H
 #define SDPO_CORE_ATOMIC_FILE_H
