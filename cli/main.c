@@ -8,6 +8,10 @@
 static const sdpo_command commands[] = {
     {"schedule", "print the DDIM timesteps, alphas and sigmas of a schedule", cmd_schedule},
     {"toy-trajectories", "sample DDIM trajectories of an exact Gaussian-mixture model", cmd_toy},
+    {"dense-reward", "predict dense per-step rewards from recorded trajectories (Eq. 9-11)",
+     cmd_dense_reward},
+    {"table3", "reward-prediction similarity of every strategy (the paper's Table 3)",
+     cmd_table3},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
