@@ -1,0 +1,59 @@
+/* rewards/reward.c — the reward registry and the JPEG rewards (reward.h, jpeg.h). */
+#include "rewards/reward.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rewards/image.h"
+#include "rewards/jpeg.h"
+
+/* DDPO's jpeg_compressibility / jpeg_incompressibility: ∓ size_kB at quality 95. */
+static sdpo_status jpeg_score(sdpo_reward *r, int B, int H, int W, const float *images,
+                              const char *const *prompts, float *scores) {
+    (void)prompts;
+    const int sign = r->state ? -1 : 1; /* state != NULL marks compressibility */
+    uint8_t *rgb = malloc((size_t)H * (size_t)W * 3);
+    if (!rgb) return sdpo_fail(SDPO_ERR_NOMEM, "%s: out of memory", r->name);
+    sdpo_status rc = SDPO_OK;
+    for (int b = 0; b < B && rc == SDPO_OK; b++) {
+        size_t bytes;
+        sdpo_image_to_rgb8(H, W, images + (size_t)b * 3 * (size_t)H * (size_t)W, rgb);
+        rc = sdpo_jpeg_size(H, W, rgb, 95, &bytes);
+        scores[b] = (float)(sign * (double)bytes / 1000.0);
+    }
+    free(rgb);
+    return rc;
+}
+
+static const char *const names = "jpeg-compressibility jpeg-incompressibility";
+
+const char *sdpo_reward_names(void) { return names; }
+
+static int compressibility_marker;
+
+sdpo_status sdpo_reward_create(const char *name, const char *model_dir, sdpo_reward **out) {
+    (void)model_dir;
+    sdpo_reward *r = calloc(1, sizeof *r);
+    if (!r) return sdpo_fail(SDPO_ERR_NOMEM, "reward %s: out of memory", name);
+    if (!strcmp(name, "jpeg-compressibility")) {
+        r->name = "jpeg-compressibility";
+        r->scale = "minus the JPEG (quality 95) size in kB = bytes/1000; higher is more compressible";
+        r->state = &compressibility_marker;
+    } else if (!strcmp(name, "jpeg-incompressibility")) {
+        r->name = "jpeg-incompressibility";
+        r->scale = "the JPEG (quality 95) size in kB = bytes/1000";
+    } else {
+        free(r);
+        return sdpo_fail(SDPO_ERR_ARG, "unknown reward '%s' (known: %s)", name, names);
+    }
+    r->score = jpeg_score;
+    *out = r;
+    return SDPO_OK;
+}
+
+void sdpo_reward_free(sdpo_reward *r) {
+    if (!r) return;
+    if (r->destroy) r->destroy(r);
+    free(r);
+}
