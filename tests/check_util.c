@@ -42,3 +42,30 @@ void ck_write_temp(char path[64], const void *data, size_t len) {
     ck_assert_msg(write(fd, data, len) == (ssize_t)len, "short write to %s", path);
     close(fd);
 }
+
+void ck_load_block(const char *path, const char *name, size_t n, double *out) {
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s (tests run from the repo root)", path);
+    char line[256], want[80];
+    snprintf(want, sizeof want, "[%s]", name);
+    size_t wl = strlen(want);
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strncmp(line, want, wl) == 0 && (line[wl] == ' ' || line[wl] == '\n');
+    ck_assert_msg(found, "%s: no block %s", path, want);
+    size_t count = 1;
+    for (char *p = line + wl, *end;; p = end) {
+        long d = strtol(p, &end, 10);
+        if (end == p) break;
+        count *= (size_t)d;
+    }
+    ck_assert_msg(count == n, "%s: block %s holds %zu values, want %zu", path, want, count, n);
+    for (size_t k = 0; k < n; k++) {
+        ck_assert_msg(fgets(line, sizeof line, f) != NULL, "%s: block %s truncated", path, want);
+        char *end;
+        out[k] = strtod(line, &end);
+        ck_assert_msg(end != line && (*end == '\n' || *end == '\0'), "%s: %s[%zu]: bad number",
+                      path, want, k);
+    }
+    fclose(f);
+}

@@ -29,4 +29,9 @@ void ck_assert_array_close(const char *what, const float *got, const double *wan
  * site is the caller's: the path is copied into `path`, which must hold 64 bytes). */
 void ck_write_temp(char path[64], const void *data, size_t len);
 
+/* Reads block "[name] d0 d1 …" of a reference/derive_*.py fixture (one %.17g number per line
+ * after the header) into out[n]; fails the test if the block is missing, has another size, or
+ * holds a malformed number. */
+void ck_load_block(const char *path, const char *name, size_t n, double *out);
+
 #endif
