@@ -10,6 +10,7 @@ pkgs=(
   libpng-dev libjpeg62-turbo-dev     # images, JPEG rewards
   libopenblas-dev                    # sgemm for linear/conv
   gnuplot-nox                        # figures
+  libfreetype-dev fonts-dejavu-core  # labels on image grids
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
