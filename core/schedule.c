@@ -88,18 +88,24 @@ sdpo_status sdpo_ddim_coeffs_at(const sdpo_schedule *s, int t, int N, double eta
     return SDPO_OK;
 }
 
+/* x̂0 and ε of one element from the model output o at x = x_t, a = √ᾱ_t, b = √(1 − ᾱ_t). */
+static inline void x0_eps_of(sdpo_prediction p, double a, double b, double x, double o, double *x0,
+                             double *e) {
+    if (p == SDPO_PRED_EPSILON) {
+        *e = o;
+        *x0 = (x - b * o) / a;
+    } else {
+        *x0 = a * x - b * o;
+        *e = b * x + a * o;
+    }
+}
+
 void sdpo_predict_x0_eps(const sdpo_schedule *s, double alpha_t, size_t D, const float *x_t,
                          const float *out, float *x0_hat, float *eps) {
     double a = sqrt(alpha_t), b = sqrt(1.0 - alpha_t);
     for (size_t d = 0; d < D; d++) {
-        double x = x_t[d], o = out[d], x0, e;
-        if (s->prediction == SDPO_PRED_EPSILON) {
-            e = o;
-            x0 = (x - b * o) / a;
-        } else {
-            x0 = a * x - b * o;
-            e = b * x + a * o;
-        }
+        double x0, e;
+        x0_eps_of(s->prediction, a, b, x_t[d], out[d], &x0, &e);
         if (x0_hat) x0_hat[d] = (float)x0;
         if (eps) eps[d] = (float)e;
     }
@@ -121,14 +127,8 @@ sdpo_status sdpo_ddim_step(const sdpo_schedule *s, const sdpo_ddim_coeffs *c, si
     const double log_norm = log(sig) + 0.91893853320467274178; /* log σ + log √(2π) */
     double sum = 0.0;
     for (size_t d = 0; d < D; d++) {
-        double x = x_t[d], o = out[d], x0, e;
-        if (s->prediction == SDPO_PRED_EPSILON) {
-            e = o;
-            x0 = (x - b * o) / a;
-        } else {
-            x0 = a * x - b * o;
-            e = b * x + a * o;
-        }
+        double x0, e;
+        x0_eps_of(s->prediction, a, b, x_t[d], out[d], &x0, &e);
         double mu = ap * x0 + c->dir_coef * e;
         if (noise) x_prev[d] = (float)(mu + sig * noise[d]);
         double diff = (double)x_prev[d] - mu;
