@@ -2,8 +2,12 @@
 #include "nn/tensor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
-#include "nn/assert.h"
+_Noreturn void nn_assert_fail(const char *expr, const char *file, int line, const char *func) {
+    fprintf(stderr, "%s:%d: %s: assertion `%s' failed\n", file, line, func, expr);
+    abort();
+}
 
 static nn_tensor make_view(float *data, int ndim, const int64_t *shape) {
     NN_ASSERT(ndim >= 0 && ndim <= NN_MAX_DIMS);

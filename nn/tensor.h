@@ -19,6 +19,14 @@
  * towers; attention works on [B, L, H, dh]. */
 #define NN_MAX_DIMS 4
 
+/* Always-on precondition check for programmer errors (bad dims, NULL required buffers):
+ * not compiled out by NDEBUG, like GGML_ASSERT, because a silently wrong shape in the CPU
+ * oracle would poison every parity test downstream. Prints "file:line: func: assertion `x`
+ * failed" to stderr and aborts. Recoverable conditions (bad files, full arena) return an
+ * sdpo_status instead. */
+#define NN_ASSERT(x) ((x) ? (void)0 : nn_assert_fail(#x, __FILE__, __LINE__, __func__))
+_Noreturn void nn_assert_fail(const char *expr, const char *file, int line, const char *func);
+
 typedef struct {
     float *data;
     int ndim;                     /* 0 … NN_MAX_DIMS; 0 is a scalar (numel 1) */
