@@ -1,4 +1,5 @@
-/* rewards/reward.c — the reward registry and the JPEG rewards (reward.h, jpeg.h). */
+/* rewards/reward.c — the reward registry and the JPEG rewards (reward.h, jpeg.h); the learned
+ * rewards live in aesthetic.c, pickscore.c, hpsv2.c and imagereward.c (learned.h). */
 #include "rewards/reward.h"
 
 #include <stdint.h>
@@ -7,6 +8,7 @@
 
 #include "rewards/image.h"
 #include "rewards/jpeg.h"
+#include "rewards/learned.h"
 
 /* DDPO's jpeg_compressibility / jpeg_incompressibility: ∓ size_kB at quality 95. */
 static sdpo_status jpeg_score(sdpo_reward *r, int B, int H, int W, const float *images,
@@ -26,16 +28,50 @@ static sdpo_status jpeg_score(sdpo_reward *r, int B, int H, int W, const float *
     return rc;
 }
 
-static const char *const names = "jpeg-compressibility jpeg-incompressibility";
+static const char *const names =
+    "aesthetic imagereward hpsv2 pickscore jpeg-compressibility jpeg-incompressibility";
+
+/* The learned rewards: name, constructor, and what their model folder holds. */
+static const struct {
+    const char *name;
+    sdpo_status (*create)(const char *model_dir, int official_scale, sdpo_reward *r);
+    const char *folder;
+} learned[] = {
+    {"aesthetic", sdpo_aesthetic_create,
+     "the openai/clip-vit-large-patch14 CLIPModel folder plus aesthetic_head.safetensors"},
+    {"pickscore", sdpo_pickscore_create,
+     "the PickScore_v1 CLIPModel folder plus the CLIP tokenizer files"},
+    {"hpsv2", sdpo_hpsv2_create, "the folder reference/convert_hpsv2.py writes"},
+    {"imagereward", sdpo_imagereward_create,
+     "the folder reference/convert_imagereward.py writes"},
+};
 
 const char *sdpo_reward_names(void) { return names; }
 
 static int compressibility_marker;
 
 sdpo_status sdpo_reward_create(const char *name, const char *model_dir, sdpo_reward **out) {
-    (void)model_dir;
+    return sdpo_reward_create_with(name, model_dir, NULL, out);
+}
+
+sdpo_status sdpo_reward_create_with(const char *name, const char *model_dir,
+                                    const sdpo_reward_options *opt, sdpo_reward **out) {
     sdpo_reward *r = calloc(1, sizeof *r);
     if (!r) return sdpo_fail(SDPO_ERR_NOMEM, "reward %s: out of memory", name);
+    for (size_t i = 0; i < sizeof learned / sizeof learned[0]; i++) {
+        if (strcmp(name, learned[i].name)) continue;
+        r->name = learned[i].name;
+        sdpo_status rc = model_dir
+            ? learned[i].create(model_dir, opt ? opt->official_scale : 0, r)
+            : sdpo_fail(SDPO_ERR_ARG, "reward %s needs a model folder (%s)", name,
+                        learned[i].folder);
+        if (rc != SDPO_OK) {
+            free(r);
+            return rc;
+        }
+        *out = r;
+        return SDPO_OK;
+    }
     if (!strcmp(name, "jpeg-compressibility")) {
         r->name = "jpeg-compressibility";
         r->scale = "minus the JPEG (quality 95) size in kB = bytes/1000; higher is more compressible";

@@ -22,8 +22,20 @@ struct sdpo_reward {
 };
 
 /* Creates the reward called `name`; model_dir is used by learned rewards (NULL otherwise).
- * Unknown names fail with SDPO_ERR_ARG listing the known ones. */
+ * Unknown names fail with SDPO_ERR_ARG listing the known ones; a learned reward without a
+ * model_dir fails with SDPO_ERR_ARG naming what the folder must hold. */
 sdpo_status sdpo_reward_create(const char *name, const char *model_dir, sdpo_reward **out);
+
+typedef struct {
+    /* 1: the scale SDPO's official code logged instead of the published one: PickScore and
+     * HPSv2 as raw cosines, ImageReward without its (r − mean)/std normalisation. The aesthetic
+     * and JPEG rewards have one scale only. */
+    int official_scale;
+} sdpo_reward_options;
+
+/* sdpo_reward_create with options (NULL = defaults, the published scales). */
+sdpo_status sdpo_reward_create_with(const char *name, const char *model_dir,
+                                    const sdpo_reward_options *opt, sdpo_reward **out);
 void sdpo_reward_free(sdpo_reward *r);
 
 /* Space-separated names of every reward this build knows. */
