@@ -39,7 +39,9 @@ void nn_lora_linear_forward(nn_ctx *ctx, float *out, float *h, const float *inp,
     nn_linear_forward(ctx, h, inp, down, NULL, N, C_in, rank);
     /* out += scale · (h upᵀ): sgemm applies alpha to the finished product, as diffusers'
      * `scale * lora(x)` does; with up = 0 this adds exact zeros, so out keeps the base bits. */
-    openblas_set_num_threads(ctx->n_threads);
+    /* The rank-r products are small; they run on one OpenBLAS thread, since OpenBLAS's own
+     * pthread pool spin-waits against the ops' OpenMP threads (see nn/ops_gemm.c). */
+    openblas_set_num_threads(1);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C_out, rank, scale, h, rank, up,
                 rank, 1.0f, out, C_out);
 }
@@ -53,7 +55,7 @@ void nn_lora_linear_backward(nn_ctx *ctx, float *dinp, float *ddown, float *dup,
     check_args(ctx, N, C_in, C_out, rank);
     if (dinp)   /* base path: dinp += dout W; W itself is frozen (no dweight, no dbias) */
         nn_linear_backward(ctx, dinp, NULL, NULL, dout, inp, weight, N, C_in, C_out);
-    openblas_set_num_threads(ctx->n_threads);
+    openblas_set_num_threads(1); /* see the forward */
     if (dup)    /* dup += scale · doutᵀ h */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C_out, rank, N, scale, dout, C_out,
                     h, rank, 1.0f, dup, rank);
