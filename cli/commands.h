@@ -18,6 +18,12 @@ int cmd_schedule(int argc, char **argv);
 int cmd_toy(int argc, char **argv);
 int cmd_dense_reward(int argc, char **argv);
 int cmd_table3(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_run_unet(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_inspect_model(int argc, char **argv);
+int cmd_run_text_encoder(int argc, char **argv);
+int cmd_run_vae_decode(int argc, char **argv);
 
 /* Prints "sdpo: <last library error>" to stderr and returns SDPO_EXIT_FAIL. */
 int cli_report_error(void);

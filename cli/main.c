@@ -12,6 +12,17 @@ static const sdpo_command commands[] = {
      cmd_dense_reward},
     {"table3", "reward-prediction similarity of every strategy (the paper's Table 3)",
      cmd_table3},
+    {"train", "finetune with SDPO, DDPO, REBEL or D3PO from a config (checkpoints, resume)",
+     cmd_train},
+    {"run-unet", "run the UNet once on tensors from a safetensors file (port debugging)",
+     cmd_run_unet},
+    {"score", "score PNG images with a reward (aesthetic, imagereward, hpsv2, pickscore, jpeg)", cmd_score},
+    {"inspect-model", "list a diffusers model folder's components, parameters and weight files",
+     cmd_inspect_model},
+    {"run-text-encoder", "prompts -> CLIP ids -> the SD text conditioning (prompt_embeds)",
+     cmd_run_text_encoder},
+    {"run-vae-decode", "decode latents to images with the VAE of a model folder",
+     cmd_run_vae_decode},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
