@@ -24,6 +24,9 @@ int cmd_score(int argc, char **argv);
 int cmd_inspect_model(int argc, char **argv);
 int cmd_run_text_encoder(int argc, char **argv);
 int cmd_run_vae_decode(int argc, char **argv);
+int cmd_claims(int argc, char **argv);
+int cmd_figures(int argc, char **argv);
+int cmd_grid(int argc, char **argv);
 
 /* Prints "sdpo: <last library error>" to stderr and returns SDPO_EXIT_FAIL. */
 int cli_report_error(void);

@@ -23,6 +23,9 @@ static const sdpo_command commands[] = {
      cmd_run_text_encoder},
     {"run-vae-decode", "decode latents to images with the VAE of a model folder",
      cmd_run_vae_decode},
+    {"claims", "check the paper's claims on our tables (claims.csv: pass/fail/not run)", cmd_claims},
+    {"figures", "the paper's Fig. 3-11 from run dirs and eval summaries (gnuplot PNGs)", cmd_figures},
+    {"grid", "image grid of eval PNGs: methods x step counts (Fig. 1, 13-18)", cmd_grid},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
