@@ -27,6 +27,8 @@ int cmd_run_vae_decode(int argc, char **argv);
 int cmd_claims(int argc, char **argv);
 int cmd_figures(int argc, char **argv);
 int cmd_grid(int argc, char **argv);
+int cmd_table1(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* Prints "sdpo: <last library error>" to stderr and returns SDPO_EXIT_FAIL. */
 int cli_report_error(void);

@@ -26,6 +26,8 @@ static const sdpo_command commands[] = {
     {"claims", "check the paper's claims on our tables (claims.csv: pass/fail/not run)", cmd_claims},
     {"figures", "the paper's Fig. 3-11 from run dirs and eval summaries (gnuplot PNGs)", cmd_figures},
     {"grid", "image grid of eval PNGs: methods x step counts (Fig. 1, 13-18)", cmd_grid},
+    {"table1", "paper Table 1 (table1.csv/.md) from sdpo eval summary.csv dirs", cmd_table1},
+    {"compare", "our Table 1 / Table 3 CSV beside the paper's, with differences", cmd_compare},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
