@@ -362,7 +362,7 @@ static sdpo_status run_load(const char *dir, sdpo_run *r) {
     size_t len = strlen(r->dir);
     while (len > 1 && r->dir[len - 1] == '/') r->dir[--len] = 0;
     const char *slash = strrchr(r->dir, '/');
-    snprintf(r->name, sizeof r->name, "%s", slash ? slash + 1 : r->dir);
+    snprintf(r->name, sizeof r->name, "%.255s", slash ? slash + 1 : r->dir); /* a path component is at most 255 bytes */
     char path[1100];
     if (snprintf(path, sizeof path, "%s/config.json", r->dir) >= (int)sizeof path)
         return sdpo_fail(SDPO_ERR_ARG, "%s: path too long", dir);
