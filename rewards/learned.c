@@ -88,3 +88,45 @@ sdpo_status sdpo_reward_text_embeds(nn_ctx *ctx, const sdpo_reward_text *t, int 
     free(ids);
     return rc;
 }
+
+sdpo_status sdpo_clip_pair_new(sdpo_reward *r, const char *name, sdpo_pixels_mode pixels,
+                               sdpo_clip_pair **out) {
+    sdpo_clip_pair *s = calloc(1, sizeof *s);
+    if (!s) return sdpo_fail(SDPO_ERR_NOMEM, "%s: out of memory", name);
+    s->name = name;
+    s->pixels = pixels;
+    s->ctx = sdpo_reward_ctx();
+    nn_params_init(&s->params);
+    r->state = s;
+    r->destroy = sdpo_clip_pair_destroy;
+    *out = s;
+    return SDPO_OK;
+}
+
+void sdpo_clip_pair_destroy(sdpo_reward *r) {
+    sdpo_clip_pair *s = r->state;
+    if (!s) return;
+    sdpo_vit_free(&s->vit);
+    sdpo_clip_text_unbind(&s->text.text);
+    sdpo_clip_tokenizer_free(&s->text.tok);
+    nn_params_free(&s->params);
+    free(s);
+    r->state = NULL;
+}
+
+sdpo_status sdpo_clip_pair_score(sdpo_reward *r, int B, int H, int W, const float *images,
+                                 const char *const *prompts, float *scores) {
+    sdpo_clip_pair *s = r->state;
+    const int E = s->vit.cfg.embed_dim;
+    float *pixels = NULL, *img = malloc((size_t)2 * B * E * sizeof *img);
+    if (!img) return sdpo_fail(SDPO_ERR_NOMEM, "%s: out of memory", s->name);
+    float *txt = img + (size_t)B * E;
+    sdpo_status rc = sdpo_reward_pixels(B, H, W, images, s->vit.cfg.image_size, s->pixels, &pixels);
+    if (rc == SDPO_OK) rc = sdpo_vit_forward(&s->ctx, &s->vit, B, pixels, img);
+    if (rc == SDPO_OK) rc = sdpo_reward_text_embeds(&s->ctx, &s->text, B, prompts, txt);
+    for (int b = 0; b < B && rc == SDPO_OK; b++)
+        scores[b] = s->factor * sdpo_reward_cosine(img + (size_t)b * E, txt + (size_t)b * E, E);
+    free(pixels);
+    free(img);
+    return rc;
+}

@@ -12,6 +12,8 @@
 #include "core/error.h"
 #include "models/clip_text.h"
 #include "models/tokenizer_clip.h"
+#include "models/vit.h"
+#include "nn/params.h"
 #include "nn/context.h"
 #include "rewards/reward.h"
 
@@ -47,5 +49,25 @@ typedef struct {
  * eos, padding never changes a pooled feature) and runs the tower. embeds [B, P]. */
 sdpo_status sdpo_reward_text_embeds(nn_ctx *ctx, const sdpo_reward_text *t, int B,
                                     const char *const *prompts, float *embeds);
+
+/* PickScore and HPSv2 are the same scorer over different checkpoints: a ViT image tower and a
+ * CLIP text tower, score = factor · cos(image, text features). Their constructors fill this
+ * state and use the two functions below as r->score and r->destroy. */
+typedef struct {
+    const char *name;          /* for error messages */
+    nn_ctx ctx;
+    nn_params params;
+    sdpo_vit vit;
+    sdpo_reward_text text;
+    sdpo_pixels_mode pixels;   /* CLIPProcessor (PickScore) or resize-longer-side-and-pad (HPSv2) */
+    float factor;              /* exp(logit_scale) or 100, or 1 with --official-scale */
+} sdpo_clip_pair;
+
+/* Allocates a zeroed pair as r->state with r->destroy set, params initialised, ctx set. */
+sdpo_status sdpo_clip_pair_new(sdpo_reward *r, const char *name, sdpo_pixels_mode pixels,
+                               sdpo_clip_pair **out);
+sdpo_status sdpo_clip_pair_score(sdpo_reward *r, int B, int H, int W, const float *images,
+                                 const char *const *prompts, float *scores);
+void sdpo_clip_pair_destroy(sdpo_reward *r);
 
 #endif

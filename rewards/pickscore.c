@@ -21,49 +21,12 @@
 #include "nn/safetensors.h"
 #include "rewards/learned.h"
 
-typedef struct {
-    nn_ctx ctx;
-    nn_params params;
-    sdpo_vit vit;
-    sdpo_reward_text text;
-    float logit_scale_exp;   /* 1 with --official-scale */
-} pickscore;
-
 static const sdpo_clip_text_layout clip_model_text = {SDPO_CLIP_TEXT_HF, "text_model.",
                                                         "text_projection.weight"};
 
 static int unused_by_pickscore(const char *name) {
     size_t n = strlen(name);
     return !strcmp(name, "logit_scale") || (n >= 12 && !strcmp(name + n - 12, "position_ids"));
-}
-
-static void pickscore_destroy(sdpo_reward *r) {
-    pickscore *s = r->state;
-    if (!s) return;
-    sdpo_vit_free(&s->vit);
-    sdpo_clip_text_unbind(&s->text.text);
-    sdpo_clip_tokenizer_free(&s->text.tok);
-    nn_params_free(&s->params);
-    free(s);
-    r->state = NULL;
-}
-
-static sdpo_status pickscore_score(sdpo_reward *r, int B, int H, int W, const float *images,
-                                   const char *const *prompts, float *scores) {
-    pickscore *s = r->state;
-    const int E = s->vit.cfg.embed_dim;
-    float *pixels = NULL, *img = malloc((size_t)2 * B * E * sizeof *img);
-    if (!img) return sdpo_fail(SDPO_ERR_NOMEM, "pickscore: out of memory");
-    float *txt = img + (size_t)B * E;
-    sdpo_status rc = sdpo_reward_pixels(B, H, W, images, s->vit.cfg.image_size, SDPO_PIXELS_CLIP,
-                                        &pixels);
-    if (rc == SDPO_OK) rc = sdpo_vit_forward(&s->ctx, &s->vit, B, pixels, img);
-    if (rc == SDPO_OK) rc = sdpo_reward_text_embeds(&s->ctx, &s->text, B, prompts, txt);
-    for (int b = 0; b < B && rc == SDPO_OK; b++)
-        scores[b] = s->logit_scale_exp * sdpo_reward_cosine(img + (size_t)b * E, txt + (size_t)b * E, E);
-    free(pixels);
-    free(img);
-    return rc;
 }
 
 /* The scalar logit_scale of the CLIPModel file (rank 0, so not in the registry). */
@@ -79,12 +42,9 @@ static sdpo_status read_logit_scale(const char *path, float *out) {
 }
 
 sdpo_status sdpo_pickscore_create(const char *model_dir, int official_scale, sdpo_reward *r) {
-    pickscore *s = calloc(1, sizeof *s);
-    if (!s) return sdpo_fail(SDPO_ERR_NOMEM, "pickscore: out of memory");
-    r->state = s;
-    r->destroy = pickscore_destroy;
-    s->ctx = sdpo_reward_ctx();
-    nn_params_init(&s->params);
+    sdpo_clip_pair *s;
+    sdpo_status rc = sdpo_clip_pair_new(r, "pickscore", SDPO_PIXELS_CLIP, &s);
+    if (rc != SDPO_OK) return rc;
     char path[4096];
     sdpo_config cfg = {0}, vision = {0}, text = {0};
     sdpo_vit_config vc;
@@ -92,7 +52,7 @@ sdpo_status sdpo_pickscore_create(const char *model_dir, int official_scale, sdp
     int proj;
     float logit_scale = 0;
     const sdpo_weights_filter filter = {NULL, unused_by_pickscore};
-    sdpo_status rc = sdpo_reward_path(path, sizeof path, model_dir, "config.json");
+    rc = sdpo_reward_path(path, sizeof path, model_dir, "config.json");
     if (rc == SDPO_OK) rc = sdpo_config_load(path, &cfg);
     if (rc == SDPO_OK) rc = sdpo_config_section(&cfg, "vision_config", 1, &vision);
     if (rc == SDPO_OK) rc = sdpo_config_section(&cfg, "text_config", 0, &text);
@@ -114,15 +74,15 @@ sdpo_status sdpo_pickscore_create(const char *model_dir, int official_scale, sdp
     if (vision.root) sdpo_config_free(&vision);
     if (cfg.root) sdpo_config_free(&cfg);
     if (rc != SDPO_OK) {
-        pickscore_destroy(r);
+        sdpo_clip_pair_destroy(r);
         return rc;
     }
-    s->logit_scale_exp = official_scale ? 1.0f : expf(logit_scale);
+    s->factor = official_scale ? 1.0f : expf(logit_scale);
     r->scale = official_scale
         ? "PickScore as SDPO's code logs it: the raw cosine of the CLIP-H image and text embeddings "
           "(about 0.2); higher is better"
         : "PickScore = exp(logit_scale) * cos(CLIP-H image, text embeddings), logit_scale from the "
           "checkpoint (about 100): about 20-23 on SD-Turbo images; higher is better";
-    r->score = pickscore_score;
+    r->score = sdpo_clip_pair_score;
     return SDPO_OK;
 }
