@@ -29,6 +29,13 @@ int cmd_figures(int argc, char **argv);
 int cmd_grid(int argc, char **argv);
 int cmd_table1(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_record_trajectories(int argc, char **argv);
+int cmd_world(int argc, char **argv);
+int cmd_pretrain_micro(int argc, char **argv);
+int cmd_train_micro_rewards(int argc, char **argv);
+int cmd_repro(int argc, char **argv);
+int cmd_regress(int argc, char **argv);
 
 /* Prints "sdpo: <last library error>" to stderr and returns SDPO_EXIT_FAIL. */
 int cli_report_error(void);

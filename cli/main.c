@@ -28,6 +28,19 @@ static const sdpo_command commands[] = {
     {"grid", "image grid of eval PNGs: methods x step counts (Fig. 1, 13-18)", cmd_grid},
     {"table1", "paper Table 1 (table1.csv/.md) from sdpo eval summary.csv dirs", cmd_table1},
     {"compare", "our Table 1 / Table 3 CSV beside the paper's, with differences", cmd_compare},
+    {"eval", "sample unseen prompts at 1/2/4/8/16/50 steps per checkpoint and score every image",
+     cmd_eval},
+    {"record-trajectories", "sample trajectories scoring x-hat at every step (input of table3)",
+     cmd_record_trajectories},
+    {"world", "render the micro world: captioned emoji scenes (grid PNG or dataset)", cmd_world},
+    {"pretrain-micro", "pretrain the micro text-to-image model on the micro world (resumable)",
+     cmd_pretrain_micro},
+    {"train-micro-rewards", "train the micro CLIP and micro quality predictor on the micro world",
+     cmd_train_micro_rewards},
+    {"repro", "the whole study on the micro world: train, eval, tables, claims, figures, grids",
+     cmd_repro},
+    {"regress", "compare a run's CSVs with committed golden files (CI regression check)",
+     cmd_regress},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -6,6 +6,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+sdpo_status sdpo_mkdir_p(const char *dir_path) {
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", dir_path) >= (int)sizeof dir)
+        return sdpo_fail(SDPO_ERR_ARG, "%.64s…: directory path too long", dir_path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return sdpo_fail(SDPO_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return sdpo_fail(SDPO_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
+    return SDPO_OK;
+}
+
 /* mkdir -p of the directory part of `path` (outputs like runs/<id>/table3.csv just work). */
 static sdpo_status make_parents(const char *path) {
     char dir[4096];
@@ -13,15 +29,8 @@ static sdpo_status make_parents(const char *path) {
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir) return SDPO_OK;
     *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return sdpo_fail(SDPO_ERR_IO, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return sdpo_fail(SDPO_ERR_IO, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
+    sdpo_status rc = sdpo_mkdir_p(dir);
+    if (rc != SDPO_OK) return sdpo_fail(rc, "%s: %s", path, sdpo_last_error());
     return SDPO_OK;
 }
 

@@ -25,4 +25,7 @@ sdpo_status sdpo_atomic_open(sdpo_atomic_file *f, const char *path);
 sdpo_status sdpo_atomic_commit(sdpo_atomic_file *f);
 void sdpo_atomic_abort(sdpo_atomic_file *f);
 
+/* mkdir -p: creates `dir` and its missing parents (existing ones are fine). */
+sdpo_status sdpo_mkdir_p(const char *dir);
+
 #endif

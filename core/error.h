@@ -19,7 +19,8 @@ typedef enum {
 } sdpo_status;
 
 /* Records a printf-style message for status s and returns s, so callers can write
- * `return sdpo_fail(SDPO_ERR_FORMAT, "%s: header field '%s' ...", path, key);`. */
+ * `return sdpo_fail(SDPO_ERR_FORMAT, "%s: header field '%s' ...", path, key);`. The message may
+ * quote sdpo_last_error() to wrap a lower layer's error with context. */
 sdpo_status sdpo_fail(sdpo_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

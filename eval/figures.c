@@ -255,6 +255,30 @@ static sdpo_status fig_eval(const char *const *summaries, int n, const char *out
                     }
                 }
             if (rc != SDPO_OK) { sdpo_atomic_abort(&af); free(rows); break; }
+            /* Every method's curve starts at the base model (epoch 0 of every run is the base
+             * model, evaluated once as 'base'): a method without its own epoch-0 row at a step
+             * count gets base's, so the curve shows the change from the starting point. */
+            const int n_measured = fig->rows;
+            for (int b = 0; b < n_measured && rc == SDPO_OK; b++) {
+                if (strcmp(rows[b].method, "base") || rows[b].epoch != 0) continue;
+                for (int m = 0; m < n_measured && rc == SDPO_OK; m++) {
+                    if (!strcmp(rows[m].method, "base") || rows[m].steps != rows[b].steps) continue;
+                    int have = 0; /* this method already has (epoch 0, these steps), or was given it */
+                    for (int k = 0; k < fig->rows && !have; k++)
+                        have = !strcmp(rows[k].method, rows[m].method) && rows[k].steps == rows[b].steps &&
+                               rows[k].epoch == 0;
+                    if (have) continue;
+                    fig4_row *nrw = realloc(rows, (size_t)(fig->rows + 1) * sizeof *rows);
+                    if (!nrw) { rc = sdpo_fail(SDPO_ERR_NOMEM, "figures: out of memory"); break; }
+                    rows = nrw;
+                    fig4_row added = rows[b];
+                    memcpy(added.method, rows[m].method, sizeof added.method);
+                    rows[fig->rows] = added;
+                    rows[fig->rows].order = fig->rows;
+                    fig->rows++;
+                }
+            }
+            if (rc != SDPO_OK) { sdpo_atomic_abort(&af); free(rows); break; }
             /* one series (method, steps) contiguous and in epoch order, so gnuplot draws lines */
             if (rows) qsort(rows, (size_t)fig->rows, sizeof *rows, cmp_fig4);
             for (int r = 0; r < fig->rows; r++)

@@ -29,21 +29,52 @@ static sdpo_status jpeg_score(sdpo_reward *r, int B, int H, int W, const float *
 }
 
 static const char *const names =
-    "aesthetic imagereward hpsv2 pickscore jpeg-compressibility jpeg-incompressibility";
+    "aesthetic imagereward hpsv2 pickscore jpeg-compressibility jpeg-incompressibility "
+    "micro-clip micro-quality";
 
-/* The learned rewards: name, constructor, and what their model folder holds. */
+/* The micro study's rewards (issue #8), trained by `sdpo train-micro-rewards` on the micro world
+ * and shipped in data/micro/: the PickScore scorer on the micro CLIP folder and the aesthetic
+ * scorer on the micro quality folder, with their own scale sentences. */
+static sdpo_status micro_clip_create(const char *model_dir, int official_scale, sdpo_reward *r) {
+    sdpo_status rc = sdpo_pickscore_create(model_dir, official_scale, r);
+    if (rc == SDPO_OK)
+        r->scale = official_scale
+            ? "micro CLIP (PickScore stand-in) as SDPO's code logs PickScore: the raw cosine of "
+              "the micro-CLIP image and text embeddings; higher is better"
+            : "micro CLIP (PickScore stand-in): exp(logit_scale) * cos(micro-CLIP image, text "
+              "embeddings), logit_scale from the checkpoint (at most 100); higher is better";
+    return rc;
+}
+
+static sdpo_status micro_quality_create(const char *model_dir, int official_scale,
+                                        sdpo_reward *r) {
+    sdpo_status rc = sdpo_aesthetic_create(model_dir, official_scale, r);
+    if (rc == SDPO_OK)
+        r->scale = "micro quality predictor (aesthetic stand-in): linear head on the L2-normalised "
+                   "micro-CLIP image embedding; the logit that the image is a clean render rather "
+                   "than a degraded one (> 0: more likely clean); higher is better";
+    return rc;
+}
+
+/* The learned rewards: name, constructor, what their model folder holds, and the folder used
+ * when none is given (NULL: a folder is required). */
 static const struct {
     const char *name;
     sdpo_status (*create)(const char *model_dir, int official_scale, sdpo_reward *r);
     const char *folder;
+    const char *default_dir;
 } learned[] = {
     {"aesthetic", sdpo_aesthetic_create,
-     "the openai/clip-vit-large-patch14 CLIPModel folder plus aesthetic_head.safetensors"},
+     "the openai/clip-vit-large-patch14 CLIPModel folder plus aesthetic_head.safetensors", NULL},
     {"pickscore", sdpo_pickscore_create,
-     "the PickScore_v1 CLIPModel folder plus the CLIP tokenizer files"},
-    {"hpsv2", sdpo_hpsv2_create, "the folder reference/convert_hpsv2.py writes"},
+     "the PickScore_v1 CLIPModel folder plus the CLIP tokenizer files", NULL},
+    {"hpsv2", sdpo_hpsv2_create, "the folder reference/convert_hpsv2.py writes", NULL},
     {"imagereward", sdpo_imagereward_create,
-     "the folder reference/convert_imagereward.py writes"},
+     "the folder reference/convert_imagereward.py writes", NULL},
+    {"micro-clip", micro_clip_create, "the micro CLIP folder sdpo train-micro-rewards writes",
+     "data/micro/clip"},
+    {"micro-quality", micro_quality_create,
+     "the micro quality folder sdpo train-micro-rewards writes", "data/micro/quality"},
 };
 
 const char *sdpo_reward_names(void) { return names; }
@@ -61,6 +92,7 @@ sdpo_status sdpo_reward_create_with(const char *name, const char *model_dir,
     for (size_t i = 0; i < sizeof learned / sizeof learned[0]; i++) {
         if (strcmp(name, learned[i].name)) continue;
         r->name = learned[i].name;
+        if (!model_dir) model_dir = learned[i].default_dir;
         sdpo_status rc = model_dir
             ? learned[i].create(model_dir, opt ? opt->official_scale : 0, r)
             : sdpo_fail(SDPO_ERR_ARG, "reward %s needs a model folder (%s)", name,

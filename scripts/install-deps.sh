@@ -11,6 +11,7 @@ pkgs=(
   libopenblas-dev                    # sgemm for linear/conv
   gnuplot-nox                        # figures
   libfreetype-dev fonts-dejavu-core  # labels on image grids
+  fonts-noto-color-emoji             # the micro world: 45 animal emoji (FreeType colour bitmaps)
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -40,18 +40,6 @@ static sdpo_status check_run_dir(const char *run_dir) {
 
 /* ---- directories --------------------------------------------------------------------- */
 
-static int mkdir_p(const char *path) {
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return 0;
-        *p = '/';
-    }
-    return mkdir(buf, 0777) == 0 || errno == EEXIST;
-}
-
 /* Removes a directory of plain files (a checkpoint has no subdirectories). */
 static void remove_flat_dir(const char *path) {
     DIR *d = opendir(path);
@@ -232,9 +220,9 @@ sdpo_status sdpo_checkpoint_write(const char *run_dir, const char *config_json,
              (long)getpid());
     pathf(final, sizeof final, "%s/" CKPT_PREFIX "%06d", ckdir, st->epoch);
     remove_flat_dir(tmp);
-    if (!mkdir_p(tmp))
+    if (sdpo_mkdir_p(tmp) != SDPO_OK)
         return sdpo_fail(SDPO_ERR_IO, "%s: cannot create the checkpoint directory: %s", tmp,
-                         strerror(errno));
+                         sdpo_last_error());
     pathf(path, sizeof path, "%s/config.json", tmp);
     rc = write_text(path, config_json);
     if (rc == SDPO_OK) rc = write_tensors(tmp, p, opt, st->epoch);

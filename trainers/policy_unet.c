@@ -1,5 +1,6 @@
 /* trainers/policy_unet.c — the Stable-Diffusion (SD-Turbo) policy: UNet + LoRA, CLIP text
- * conditioning, VAE images, the folder's scheduler (policy_unet.h). */
+ * conditioning, VAE images (or pixel space when the folder has no VAE), the folder's scheduler
+ * (policy_unet.h). */
 #include "trainers/policy_unet.h"
 
 #include <limits.h>
@@ -23,6 +24,7 @@ typedef struct {
     nn_params vae_params;
     sdpo_vae vae;
     int vae_ready;
+    int pixel;                     /* 1: no VAE, samples are the RGB images in [-1, 1] */
     nn_ctx ctx;
     int h, w, L, Dc;               /* latent size, text tokens, text width */
     int n_prompts;
@@ -203,6 +205,15 @@ static sdpo_status unet_backward(sdpo_policy *p, int n, const float *dout) {
 
 static sdpo_status unet_decode(sdpo_policy *p, int n, const float *z, float *images) {
     unet_state *s = p->state;
+    if (s->pixel) {
+        /* diffusers VaeImageProcessor.postprocess (denormalize): (x / 2 + 0.5).clamp(0, 1) */
+        const size_t count = (size_t)n * p->D;
+        for (size_t i = 0; i < count; i++) {
+            const float v = z[i] / 2.0f + 0.5f;
+            images[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+        }
+        return SDPO_OK;
+    }
     const sdpo_vae_decode_opts opts = {1, 1};
     return sdpo_vae_decode(&s->ctx, &s->vae, &s->vae_arena, images, z, n, s->h, s->w, &opts);
 }
@@ -218,11 +229,13 @@ static sdpo_status build(sdpo_policy *p, unet_state *s, const sdpo_unet_policy_c
     sdpo_model_dir md;
     sdpo_status rc = sdpo_model_dir_open(c->model_dir, &md);
     if (rc != SDPO_OK) return rc;
-    const sdpo_model_component *uc, *vc, *sc;
+    const sdpo_model_component *uc, *vc = NULL, *sc;
     char weights[PATH_MAX];
     sdpo_unet_config ucfg;
+    /* a folder whose model_index.json lists no vae is a pixel-space model (policy_unet.h) */
+    s->pixel = sdpo_model_dir_find(&md, "vae") == NULL;
     if ((rc = sdpo_model_dir_require(&md, "unet", "UNet2DConditionModel", &uc)) ||
-        (rc = sdpo_model_dir_require(&md, "vae", "AutoencoderKL", &vc)) ||
+        (!s->pixel && (rc = sdpo_model_dir_require(&md, "vae", "AutoencoderKL", &vc))) ||
         (rc = sdpo_model_dir_require(&md, "scheduler", NULL, &sc)) ||
         (rc = load_schedule(sc, &p->schedule)) ||
         (rc = sdpo_unet_config_load(uc->config_path, &ucfg)))
@@ -241,18 +254,29 @@ static sdpo_status build(sdpo_policy *p, unet_state *s, const sdpo_unet_policy_c
     s->h = s->w = ucfg.sample_size;
     p->D = (size_t)ucfg.in_channels * s->h * s->w;
     if ((rc = encode_prompts(s, &md, c))) goto done;
-    if ((rc = sdpo_vae_load(vc, SDPO_VAE_DECODER, &s->vae_params, &s->vae))) goto done;
-    s->vae_ready = 1;
-    if (s->vae.cfg.latent_channels != ucfg.in_channels ||
-        s->vae.cfg.latent_channels != ucfg.out_channels) {
-        rc = sdpo_fail(SDPO_ERR_SHAPE, "%s: the VAE has %d latent channels, the UNet takes %d "
-                       "and predicts %d", c->model_dir, s->vae.cfg.latent_channels,
-                       ucfg.in_channels, ucfg.out_channels);
-        goto done;
+    if (s->pixel) {
+        if (ucfg.in_channels != 3 || ucfg.out_channels != 3) {
+            rc = sdpo_fail(SDPO_ERR_SHAPE, "%s: no vae, so the UNet must work in RGB pixel "
+                           "space, but it takes %d and predicts %d channels (want 3 and 3)",
+                           uc->config_path, ucfg.in_channels, ucfg.out_channels);
+            goto done;
+        }
+        p->img_h = s->h;
+        p->img_w = s->w;
+    } else {
+        if ((rc = sdpo_vae_load(vc, SDPO_VAE_DECODER, &s->vae_params, &s->vae))) goto done;
+        s->vae_ready = 1;
+        if (s->vae.cfg.latent_channels != ucfg.in_channels ||
+            s->vae.cfg.latent_channels != ucfg.out_channels) {
+            rc = sdpo_fail(SDPO_ERR_SHAPE, "%s: the VAE has %d latent channels, the UNet takes "
+                           "%d and predicts %d", c->model_dir, s->vae.cfg.latent_channels,
+                           ucfg.in_channels, ucfg.out_channels);
+            goto done;
+        }
+        const int f = 1 << (s->vae.cfg.n_blocks - 1);
+        p->img_h = s->h * f;
+        p->img_w = s->w * f;
     }
-    const int f = 1 << (s->vae.cfg.n_blocks - 1);
-    p->img_h = s->h * f;
-    p->img_w = s->w * f;
     /* one arena for the larger of an inference pass and a training pass (+ its backward) */
     size_t infer, train;
     const sdpo_unet_shape si = {c->max_batch, s->h, s->w, s->L};
@@ -262,8 +286,8 @@ static sdpo_status build(sdpo_policy *p, unet_state *s, const sdpo_unet_policy_c
                                     c->recompute ? SDPO_UNET_TRAIN_RECOMPUTE : SDPO_UNET_TRAIN,
                                     &st, &train)) ||
         (rc = nn_arena_init(&s->arena, infer > train ? infer : train)) ||
-        (rc = nn_arena_init(&s->vae_arena,
-                            sdpo_vae_decode_arena_bytes(&s->ctx, &s->vae, s->h, s->w))))
+        (!s->pixel && (rc = nn_arena_init(&s->vae_arena, sdpo_vae_decode_arena_bytes(
+                                              &s->ctx, &s->vae, s->h, s->w)))))
         goto done;
     const size_t row = (size_t)s->L * s->Dc;
     s->t_eval = malloc((size_t)c->max_batch * sizeof(float));
@@ -313,4 +337,12 @@ sdpo_status sdpo_policy_unet_create(const sdpo_unet_policy_config *c, sdpo_polic
     p->params = &s->unet.params;
     *out = p;
     return SDPO_OK;
+}
+
+sdpo_status sdpo_policy_unet_load_lora(sdpo_policy *p, const char *path) {
+    if (!p || p->destroy != unet_destroy)
+        return sdpo_fail(SDPO_ERR_ARG, "%s: a LoRA file can only be loaded into the unet policy "
+                         "(this one is '%s')", path, p ? p->name : "none");
+    unet_state *s = p->state;
+    return sdpo_unet_lora_load(&s->unet, path);
 }

@@ -1,7 +1,8 @@
 /* trainers/policy_unet.h — the diffusion policy of a diffusers Stable-Diffusion folder (SD-Turbo,
- * or the tiny fixture): UNet with LoRA (models/unet.h), text conditioning from its CLIP text
- * encoder and tokenizer (models/clip_text.h, models/tokenizer_clip.h), images from its VAE
- * decoder (models/vae.h), noise schedule from scheduler/scheduler_config.json.
+ * the tiny fixture, or the pixel-space micro model data/micro/model): UNet with LoRA
+ * (models/unet.h), text conditioning from its CLIP text encoder and tokenizer
+ * (models/clip_text.h, models/tokenizer_clip.h), images from its VAE decoder (models/vae.h) or,
+ * without a VAE, the samples themselves; noise schedule from scheduler/scheduler_config.json.
  *
  * As the official code (sdpo_official_code.md §2.1–2.2, §2.10):
  *   - the UNet base weights, text encoder and VAE are frozen; LoRA of rank r on to_q, to_k,
@@ -15,7 +16,11 @@
  *     0.00085 → 0.012, trailing, ε); clip_sample, thresholding, trained betas and zero-SNR
  *     rescaling are refused, not ignored;
  *   - a sample is the latent [C, h, w] with h, w = the UNet's sample_size (64 for SD-Turbo);
- *     images are vae.decode(z / scaling_factor), then clamp(x/2 + 0.5, 0, 1).
+ *     images are vae.decode(z / scaling_factor), then clamp(x/2 + 0.5, 0, 1);
+ *   - pixel space: when model_index.json lists no "vae" (the micro model, issue #8), the UNet
+ *     must take and predict 3 channels, a sample IS the RGB image [3, h, w] in [-1, 1]
+ *     (h = w = sample_size, 32 for the micro model), and images are clamp(x/2 + 0.5, 0, 1),
+ *     diffusers' VaeImageProcessor.postprocess without the decode. img_h, img_w = h, w.
  * The reference model (D3PO's π_ref) is the same UNet with the LoRA scale set to 0 for that
  * forward, i.e. exactly the frozen base model.
  *
@@ -44,5 +49,11 @@ typedef struct {
 } sdpo_unet_policy_config;
 
 sdpo_status sdpo_policy_unet_create(const sdpo_unet_policy_config *c, sdpo_policy **out);
+
+/* Loads a LoRA file (diffusers/peft or SDPO's save_attn_procs names; models/unet.h
+ * sdpo_unet_lora_load) into the LoRA of a policy made by sdpo_policy_unet_create, whose
+ * lora_rank must match the file's (sdpo_unet_lora_probe gives it); alpha comes from the file.
+ * For evaluating adapters trained outside this harness. SDPO_ERR_ARG for any other policy. */
+sdpo_status sdpo_policy_unet_load_lora(sdpo_policy *p, const char *path);
 
 #endif

@@ -58,8 +58,8 @@ static const char *const returns_names[] = {"discounted", "none", NULL};
 /* Rewards a config may name. The learned ones (the paper's four) are accepted here so that the
  * full-scale configs validate before rewards/ provides them; creating one that this build lacks
  * fails at run time with rewards/'s list of what exists. */
-static const char *const planned_rewards[] = {"toy-mode", "brightness", "aesthetic",
-                                              "imagereward", "hpsv2", "pickscore", NULL};
+/* The trainers' analytic rewards (trainers/analytic_reward.h); the rest is the registry's. */
+static const char *const analytic_rewards[] = {"toy-mode", "brightness", NULL};
 
 static const key_spec keys[] = {
     /* ---- run ---- */
@@ -377,16 +377,14 @@ static sdpo_status store_string(sdpo_train_config *c, const key_spec *ks, const 
                          ks->name, ks->aux - 1);
     if (!strcmp(ks->name, "reward.name") && *v) {
         int known = 0;
-        for (int i = 0; planned_rewards[i]; i++) known |= !strcmp(v, planned_rewards[i]);
+        for (int i = 0; analytic_rewards[i]; i++) known |= !strcmp(v, analytic_rewards[i]);
         const char *built = sdpo_reward_names();
         size_t len = strlen(v);
         for (const char *p = strstr(built, v); p && !known; p = strstr(p + 1, v))
             known = (p == built || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0');
         if (!known)
             return sdpo_fail(SDPO_ERR_ARG, "%s: key 'reward.name' = '%s' is not a known reward "
-                             "(toy-mode, brightness, %s, aesthetic, imagereward, hpsv2, "
-                             "pickscore)", where,
-                             v, built);
+                             "(toy-mode brightness %s)", where, v, built);
     }
     memcpy((char *)c + ks->off, v, strlen(v) + 1);
     return SDPO_OK;
