@@ -717,7 +717,7 @@ int cmd_repro(int argc, char **argv) {
                 plan_path, out, L.n, threads, out);
     for (int i = 0; i < L.n && !failed; i++) {
         const stage *s = &L.st[i];
-        char label[192];
+        char label[256];
         snprintf(label, sizeof label, "stage %d/%d: %s", i + 1, L.n, s->name);
         if (bar.enabled) {
             /* The study's bar (cost-weighted), then the stage draws its own below it. */
