@@ -13,9 +13,9 @@
 
 static void help(void) {
     printf(
-        "usage: sdpo eval --run [NAME=]DIR [--run ...] [--checkpoints last|all] --rewards LIST\n"
-        "                 --out DIR [options]\n"
-        "       sdpo eval --model DIR|CONFIG.json [--lora PATH --method NAME] --rewards LIST\n"
+        "usage: sdpo eval --run [NAME=]DIR [--run ...] [--checkpoints last|all|EPOCHS]\n"
+        "                 --rewards LIST --out DIR [options]\n"
+        "       sdpo eval --model DIR|CONFIG.json [--lora NAME=PATH ...] --rewards LIST\n"
         "                 --out DIR [options]\n"
         "\n"
         "Samples every prompt of --prompts K times at every step count of --steps with each model,\n"
@@ -29,14 +29,16 @@ static void help(void) {
         "                     its rows labelled with train.method (or NAME); repeatable. The\n"
         "                     epoch-0 checkpoint is the base model, written once as method 'base',\n"
         "                     epoch 0, however many runs are given (they must share the base model)\n"
-        "  --checkpoints last|all  the newest checkpoint of each run (default) or every one\n"
-        "                     (the step-generalisation curves of Fig. 4, 8-11); base always\n"
+        "  --checkpoints last|all|EPOCHS  the newest checkpoint of each run (default), every\n"
+        "                     one (the step-generalisation curves of Fig. 4, 8-11), or the\n"
+        "                     epochs listed (e.g. 10,20,40; each run must have them); base always\n"
         "  --model DIR|CONFIG.json  a diffusers folder (unet policy) or a training config whose\n"
         "                     model keys build the policy (e.g. configs/toy/sdpo.json for the toy\n"
         "                     policy); without --lora its rows are method 'base', epoch 0\n"
-        "  --lora PATH        with --model: a training checkpoint dir (epoch-NNNNNN) or a\n"
-        "                     diffusers/peft LoRA .safetensors file (unet)\n"
-        "  --method NAME      with --lora: the rows' method name (required)\n"
+        "  --lora [NAME=]PATH with --model: a training checkpoint dir (epoch-NNNNNN) or a\n"
+        "                     diffusers/peft LoRA .safetensors file (unet), its rows labelled\n"
+        "                     NAME; repeatable, each one a model of its own\n"
+        "  --method NAME      the rows' name of a single --lora PATH given without NAME=\n"
         "  --epoch N          with --model: the rows' epoch (default: the checkpoint's, else 0)\n"
         "\n"
         "sampling:\n"
@@ -119,6 +121,18 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     return 1;
 }
 
+/* NAME=PATH when the part before the first '=' is a plain name (no '/'): 1, and the name into
+ * name[SDPO_EVAL_NAME_MAX] and *path past the '=' (either may be NULL); else 0 (all a path). */
+static int split_name(const char *arg, char *name, const char **path) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || memchr(arg, '/', (size_t)(eq - arg)) ||
+        (size_t)(eq - arg) >= SDPO_EVAL_NAME_MAX)
+        return 0;
+    if (name) snprintf(name, SDPO_EVAL_NAME_MAX, "%.*s", (int)(eq - arg), arg);
+    if (path) *path = eq + 1;
+    return 1;
+}
+
 static void draw(double f, const char *label, void *user) {
     cli_progress_draw(user, f, label);
 }
@@ -140,9 +154,9 @@ int cmd_eval(int argc, char **argv) {
         {"save-images", required_argument, 0, O_SAVE}, {"batch-size", required_argument, 0, O_BATCH},
         {"threads", required_argument, 0, O_THREADS},  {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},                 {0, 0, 0, 0}};
-    const char *runs[MAX_ITEMS], *rdirs[MAX_ITEMS];
-    int n_runs = 0, n_rdirs = 0, all = 0, quiet = 0, epoch = -1;
-    const char *model = NULL, *lora = NULL, *method = NULL, *rewards_arg = NULL;
+    const char *runs[MAX_ITEMS], *rdirs[MAX_ITEMS], *loras[MAX_ITEMS];
+    int n_runs = 0, n_rdirs = 0, n_loras = 0, n_sel = 0, sel[MAX_ITEMS], quiet = 0, epoch = -1;
+    const char *model = NULL, *method = NULL, *rewards_arg = NULL;
     sdpo_eval_config c;
     memset(&c, 0, sizeof c);
     c.prompts_file = "data/prompts/dpok_unseen_prompts_4.txt";
@@ -160,12 +174,23 @@ int cmd_eval(int argc, char **argv) {
             runs[n_runs++] = optarg;
             break;
         case O_CKPT:
-            if (strcmp(optarg, "last") && strcmp(optarg, "all"))
-                return cli_usage_error("eval", "--checkpoints '%s' is neither 'last' nor 'all'", optarg);
-            all = !strcmp(optarg, "all");
+            if (!strcmp(optarg, "last"))
+                n_sel = 0;
+            else if (!strcmp(optarg, "all"))
+                n_sel = SDPO_EVAL_ALL_CHECKPOINTS;
+            else if (strspn(optarg, "0123456789,") == strlen(optarg)) {
+                const int k = parse_int_list("--checkpoints", optarg, 0, 100000000, sel, MAX_ITEMS);
+                if (k < 0) return SDPO_EXIT_USAGE;
+                n_sel = k;
+            } else
+                return cli_usage_error("eval", "--checkpoints '%s' is neither 'last', 'all' nor "
+                                       "a list of epochs", optarg);
             break;
         case O_MODEL: model = optarg; break;
-        case O_LORA: lora = optarg; break;
+        case O_LORA:
+            if (n_loras == MAX_ITEMS) return cli_usage_error("eval", "more than %d --lora", MAX_ITEMS);
+            loras[n_loras++] = optarg;
+            break;
         case O_METHOD: method = optarg; break;
         case O_EPOCH:
             if (!parse_long(optarg, 0, 100000000, &v))
@@ -237,9 +262,15 @@ int cmd_eval(int argc, char **argv) {
     if (!c.out_dir) return cli_usage_error("eval", "--out is required");
     if (!n_runs && !model) return cli_usage_error("eval", "give --run DIR or --model DIR");
     if (!rewards_arg) return cli_usage_error("eval", "--rewards is required");
-    if ((lora || method || epoch >= 0) && !model)
+    if ((n_loras || method || epoch >= 0) && !model)
         return cli_usage_error("eval", "--lora, --method and --epoch go with --model");
-    if (lora && !method) return cli_usage_error("eval", "--lora needs --method NAME for its rows");
+    if (method && (n_loras != 1 || split_name(loras[0], NULL, NULL)))
+        return cli_usage_error("eval", "--method names the rows of a single --lora PATH; give "
+                               "each of several --lora its name as NAME=PATH");
+    for (int i = 0; i < n_loras; i++)
+        if (!method && !split_name(loras[i], NULL, NULL))
+            return cli_usage_error("eval", "--lora '%s' needs a name for its rows: --lora "
+                                   "NAME=PATH (or --method NAME)", loras[i]);
 
     /* rewards: split the list, check every name, attach model folders */
     char *rlist = strdup(rewards_arg);
@@ -277,20 +308,22 @@ int cmd_eval(int argc, char **argv) {
 
     sdpo_eval_targets tg = {NULL, 0, 0};
     for (int i = 0; ret < 0 && i < n_runs; i++) {
-        /* NAME=DIR when the part before '=' is a plain name and the whole is not a path */
-        const char *eq = strchr(runs[i], '=');
         char name[SDPO_EVAL_NAME_MAX];
-        const char *dir = runs[i], *nm = NULL;
-        if (eq && !memchr(runs[i], '/', (size_t)(eq - runs[i])) &&
-            (size_t)(eq - runs[i]) < sizeof name) {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - runs[i]), runs[i]);
-            nm = name;
-            dir = eq + 1;
-        }
-        if (sdpo_eval_targets_add_run(&tg, dir, nm, all) != SDPO_OK) ret = cli_report_error();
+        const char *dir = runs[i];
+        const int named = split_name(runs[i], name, &dir);
+        if (sdpo_eval_targets_add_run(&tg, dir, named ? name : NULL, sel, n_sel) != SDPO_OK)
+            ret = cli_report_error();
     }
-    if (ret < 0 && model && sdpo_eval_targets_add_model(&tg, model, lora, method, epoch) != SDPO_OK)
+    if (ret < 0 && model && !n_loras &&
+        sdpo_eval_targets_add_model(&tg, model, NULL, NULL, epoch) != SDPO_OK)
         ret = cli_report_error();
+    for (int i = 0; ret < 0 && i < n_loras; i++) {
+        char name[SDPO_EVAL_NAME_MAX];
+        const char *path = loras[i];
+        const int named = split_name(loras[i], name, &path);
+        if (sdpo_eval_targets_add_model(&tg, model, path, named ? name : method, epoch) != SDPO_OK)
+            ret = cli_report_error();
+    }
     if (ret < 0) {
         cli_progress bar;
         cli_progress_begin(&bar, quiet);

@@ -149,15 +149,10 @@ int cmd_record_trajectories(int argc, char **argv) {
     if (epoch >= 0 && !run) return cli_usage_error(cmd, "--epoch goes with --run");
 
     sdpo_eval_targets tg = {NULL, 0, 0};
-    sdpo_status rc = run ? sdpo_eval_targets_add_run(&tg, run, NULL, 1)
+    /* a run: its checkpoint of --epoch, else its newest; a model: itself */
+    sdpo_status rc = run ? sdpo_eval_targets_add_run(&tg, run, NULL, &epoch, epoch >= 0)
                          : sdpo_eval_targets_add_model(&tg, model, lora, lora ? "lora" : NULL, -1);
     const sdpo_eval_target *target = rc == SDPO_OK ? &tg.items[tg.n - 1] : NULL;
-    if (rc == SDPO_OK && epoch >= 0) {
-        target = NULL;
-        for (int i = 0; i < tg.n; i++)
-            if (tg.items[i].epoch == epoch) target = &tg.items[i];
-        if (!target) rc = sdpo_fail(SDPO_ERR_IO, "%s: no checkpoint of epoch %d", run, epoch);
-    }
     int ret;
     if (rc != SDPO_OK) {
         ret = cli_report_error();

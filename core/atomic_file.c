@@ -1,7 +1,9 @@
 /* core/atomic_file.c — see atomic_file.h. */
 #include "core/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +22,30 @@ sdpo_status sdpo_mkdir_p(const char *dir_path) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return sdpo_fail(SDPO_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
     return SDPO_OK;
+}
+
+sdpo_status sdpo_remove_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? SDPO_OK
+                               : sdpo_fail(SDPO_ERR_IO, "%s: %s", path, strerror(errno));
+    sdpo_status rc = SDPO_OK;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) return sdpo_fail(SDPO_ERR_IO, "%s: %s", path, strerror(errno));
+        for (struct dirent *e; rc == SDPO_OK && (e = readdir(d));) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char sub[4096];
+            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub)
+                rc = sdpo_fail(SDPO_ERR_ARG, "%.64s…: path too long", sub);
+            else
+                rc = sdpo_remove_tree(sub);
+        }
+        closedir(d);
+    }
+    if (rc == SDPO_OK && remove(path) != 0)
+        rc = sdpo_fail(SDPO_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    return rc;
 }
 
 /* mkdir -p of the directory part of `path` (outputs like runs/<id>/table3.csv just work). */

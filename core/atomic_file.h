@@ -28,4 +28,8 @@ void sdpo_atomic_abort(sdpo_atomic_file *f);
 /* mkdir -p: creates `dir` and its missing parents (existing ones are fine). */
 sdpo_status sdpo_mkdir_p(const char *dir);
 
+/* rm -r: removes `path` and, when it is a directory, everything under it (symbolic links are
+ * removed, never followed). A missing path is not an error. */
+sdpo_status sdpo_remove_tree(const char *path);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/atomic_file.h"
 #include "eval/eval_summary.h"
@@ -20,7 +21,6 @@
 #include "rewards/reward.h"
 #include "trainers/analytic_reward.h"
 #include "trainers/checkpoint.h"
-#include "trainers/policy_toy.h"
 #include "trainers/policy_unet.h"
 #include "trainers/prompts.h"
 #include "trainers/run_info.h"
@@ -44,27 +44,8 @@ static sdpo_status push(sdpo_eval_targets *t, const sdpo_eval_target *x) {
     return SDPO_OK;
 }
 
-void sdpo_eval_model_from_config(const sdpo_train_config *c, sdpo_eval_model *m) {
-    memset(m, 0, sizeof *m);
-    m->type = (sdpo_model_type)c->model_type;
-    snprintf(m->dir, sizeof m->dir, "%s", c->model_dir);
-    m->lora_rank = c->lora_rank;
-    m->lora_alpha = c->lora_alpha;
-    m->param_seed = (uint64_t)c->seed;
-    if (m->type != SDPO_MODEL_TOY) return;
-    m->toy_height = c->toy_height;
-    m->toy_width = c->toy_width;
-    m->toy_modes = c->toy_modes;
-    m->toy_prediction = c->toy_prediction;
-    m->toy_seed = c->toy_seed;
-    m->toy_target_mode = c->toy_target_mode;
-    m->toy_mode_scale = c->toy_mode_scale;
-    m->toy_mode_var = c->toy_mode_var;
-    m->toy_prompt_scale = c->toy_prompt_scale;
-}
-
 /* The same frozen base model: type and folder, or the same toy world. */
-static int same_base(const sdpo_eval_model *a, const sdpo_eval_model *b) {
+static int same_base(const sdpo_policy_spec *a, const sdpo_policy_spec *b) {
     if (a->type != b->type) return 0;
     if (a->type == SDPO_MODEL_UNET) return !strcmp(a->dir, b->dir);
     return a->toy_height == b->toy_height && a->toy_width == b->toy_width &&
@@ -74,12 +55,12 @@ static int same_base(const sdpo_eval_model *a, const sdpo_eval_model *b) {
 }
 
 /* The same policy object can serve both (adapter shape and the toy reward's target). */
-static int same_policy(const sdpo_eval_model *a, const sdpo_eval_model *b) {
+static int same_policy(const sdpo_policy_spec *a, const sdpo_policy_spec *b) {
     return same_base(a, b) && a->lora_rank == b->lora_rank && a->lora_alpha == b->lora_alpha &&
            a->toy_target_mode == b->toy_target_mode;
 }
 
-static const char *model_desc(const sdpo_eval_model *m, char *buf, size_t n) {
+static const char *model_desc(const sdpo_policy_spec *m, char *buf, size_t n) {
     if (m->type == SDPO_MODEL_UNET)
         snprintf(buf, n, "unet %s", m->dir);
     else
@@ -178,7 +159,7 @@ static void set_checkpoint(sdpo_eval_target *x, const char *run_dir, int epoch) 
 }
 
 sdpo_status sdpo_eval_targets_add_run(sdpo_eval_targets *t, const char *run_dir, const char *name,
-                                      int all_checkpoints) {
+                                      const int *select, int n_select) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/config.json", run_dir);
     if (!is_dir(run_dir))
@@ -188,7 +169,7 @@ sdpo_status sdpo_eval_targets_add_run(sdpo_eval_targets *t, const char *run_dir,
     if (rc != SDPO_OK) return rc;
     sdpo_eval_target x;
     memset(&x, 0, sizeof x);
-    sdpo_eval_model_from_config(cfg, &x.model);
+    sdpo_policy_spec_from_config(cfg, &x.model);
     snprintf(x.method, sizeof x.method, "%s",
              name ? name : sdpo_method_name((sdpo_method)cfg->method));
     free(cfg);
@@ -222,7 +203,25 @@ sdpo_status sdpo_eval_targets_add_run(sdpo_eval_targets *t, const char *run_dir,
         }
         rc = push(t, &b);
     }
-    for (int i = all_checkpoints ? 0 : n - 1; rc == SDPO_OK && i < n; i++) {
+    if (n_select > 0) {
+        /* the listed epochs, each a complete checkpoint of this run */
+        for (int k = 0; rc == SDPO_OK && k < n_select; k++) {
+            int found = 0;
+            for (int i = 0; i < n; i++) found |= epochs[i] == select[k];
+            if (!found) {
+                char have[256] = "";
+                for (int i = 0, len = 0; i < n && len < (int)sizeof have - 16; i++)
+                    len += snprintf(have + len, sizeof have - (size_t)len, "%s%d", i ? "," : "",
+                                    epochs[i]);
+                rc = sdpo_fail(SDPO_ERR_ARG, "%s: no checkpoint of epoch %d (it has %s)", run_dir,
+                               select[k], have);
+            } else if (select[k] != 0) {
+                set_checkpoint(&x, run_dir, select[k]);
+                rc = push(t, &x);
+            }
+        }
+    }
+    for (int i = n_select == SDPO_EVAL_ALL_CHECKPOINTS ? 0 : n - 1; n_select <= 0 && rc == SDPO_OK && i < n; i++) {
         if (epochs[i] == 0) continue;
         set_checkpoint(&x, run_dir, epochs[i]);
         rc = push(t, &x);
@@ -244,7 +243,7 @@ sdpo_status sdpo_eval_targets_add_model(sdpo_eval_targets *t, const char *model,
     if (ends_with(model, ".json")) {
         sdpo_train_config *cfg;
         if ((rc = load_config(model, &cfg)) != SDPO_OK) return rc;
-        sdpo_eval_model_from_config(cfg, &x.model);
+        sdpo_policy_spec_from_config(cfg, &x.model);
         free(cfg);
     } else {
         if (!is_dir(model))
@@ -260,8 +259,8 @@ sdpo_status sdpo_eval_targets_add_model(sdpo_eval_targets *t, const char *model,
         snprintf(path, sizeof path, "%s/config.json", lora);
         sdpo_train_config *cfg;
         if ((rc = load_config(path, &cfg)) != SDPO_OK) return rc;
-        sdpo_eval_model ck;
-        sdpo_eval_model_from_config(cfg, &ck);
+        sdpo_policy_spec ck;
+        sdpo_policy_spec_from_config(cfg, &ck);
         free(cfg);
         if (ck.type != x.model.type)
             return sdpo_fail(SDPO_ERR_ARG, "%s: a checkpoint of the %s policy cannot be loaded "
@@ -322,7 +321,7 @@ typedef struct {
 } reward_slot;
 
 static sdpo_status reward_make(reward_slot *s, int official_scale, sdpo_policy *p,
-                               const sdpo_eval_model *m) {
+                               const sdpo_policy_spec *m) {
     if (!strcmp(s->name, "toy-mode")) {
         if (strcmp(p->name, "toy"))
             return sdpo_fail(SDPO_ERR_ARG, "reward toy-mode needs the toy policy (this model is "
@@ -338,7 +337,7 @@ static sdpo_status reward_make(reward_slot *s, int official_scale, sdpo_policy *
 
 typedef struct {
     sdpo_policy *policy;
-    sdpo_eval_model model;
+    sdpo_policy_spec model;
     sdpo_eval_sampler sampler;
     reward_slot *rw;
     int nr, official_scale, threads;
@@ -357,20 +356,11 @@ static void ctx_release(model_ctx *mc) {
     mc->policy = NULL;
 }
 
-static sdpo_status policy_create(const sdpo_eval_model *m, const sdpo_prompts *pr, int batch,
+static sdpo_status policy_create(const sdpo_policy_spec *m, const sdpo_prompts *pr, int batch,
                                  int threads, sdpo_policy **out) {
-    if (m->type == SDPO_MODEL_UNET) {
-        /* max_train_batch 1 with recompute: the evaluator never trains, keep that arena small */
-        const sdpo_unet_policy_config uc = {m->dir, m->lora_rank, m->lora_alpha, m->param_seed,
-                                            pr->n, (const char *const *)pr->text, batch, 1,
-                                            threads, 1};
-        return sdpo_policy_unet_create(&uc, out);
-    }
-    const sdpo_toy_config tc = {m->toy_height, m->toy_width, (sdpo_prediction)m->toy_prediction,
-                                m->toy_modes, m->toy_mode_scale, m->toy_mode_var,
-                                m->toy_prompt_scale, (uint64_t)m->toy_seed, m->param_seed,
-                                m->lora_rank, m->lora_alpha, pr->n, batch};
-    return sdpo_policy_toy_create(&tc, out);
+    /* max_train 1 with recompute: the evaluator never trains, keep that arena small */
+    const sdpo_policy_sizes z = {pr->n, (const char *const *)pr->text, batch, 1, threads, 1};
+    return sdpo_policy_spec_create(m, &z, out);
 }
 
 static sdpo_status load_weights(sdpo_policy *p, const sdpo_eval_target *x) {
@@ -510,15 +500,17 @@ static void write_metadata(FILE *f, const char *text) {
 
 /* ---- the evaluation ------------------------------------------------------------------ */
 
-static sdpo_status save_pngs(const sdpo_eval_config *c, const sdpo_eval_target *x, int T,
+/* PNGs go under `root`, the temporary images directory (renamed to out_dir/images at the end). */
+static sdpo_status save_pngs(const sdpo_eval_config *c, const char *root,
+                             const sdpo_eval_target *x, int T,
                              const sdpo_policy *p, int m, const int *prompt, const int *image,
                              const float *images, uint8_t *rgb) {
     const int H = p->img_h, W = p->img_w;
     for (int b = 0; b < m; b++) {
         if (c->save_images >= 0 && prompt[b] >= c->save_images) continue;
         char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/images/%s/epoch-%06d/steps-%d/p%d_i%d.png",
-                     c->out_dir, x->method, x->epoch, T, prompt[b], image[b]) >= (int)sizeof path)
+        if (snprintf(path, sizeof path, "%s/%s/epoch-%06d/steps-%d/p%d_i%d.png", root,
+                     x->method, x->epoch, T, prompt[b], image[b]) >= (int)sizeof path)
             return sdpo_fail(SDPO_ERR_ARG, "%s: image path too long", c->out_dir);
         sdpo_image_to_rgb8(H, W, images + (size_t)b * 3 * H * W, rgb);
         sdpo_status rc = sdpo_png_write(path, H, W, rgb);
@@ -536,6 +528,7 @@ typedef struct {
     uint8_t *rgb;                   /* [H, W, 3] */
     int *prompt, *image;            /* [batch] */
     const char **text;              /* [batch] prompt strings */
+    const char *img_root;           /* out_dir/.images.tmp-PID while running */
     double done, total;             /* work units: model passes + one decode, per image */
 } eval_job;
 
@@ -574,7 +567,7 @@ static sdpo_status eval_steps(eval_job *j, const sdpo_eval_target *x, int T) {
                         (double)j->scores[(size_t)k * B + b]);
             }
         if (rc == SDPO_OK && c->save_images != 0)
-            rc = save_pngs(c, x, T, p, m, j->prompt, j->image, j->images, j->rgb);
+            rc = save_pngs(c, j->img_root, x, T, p, m, j->prompt, j->image, j->images, j->rgb);
         j->done += (double)(T + 1) * m;
         if (c->progress) c->progress(j->done / j->total, label, c->progress_user);
     }
@@ -634,6 +627,14 @@ sdpo_status sdpo_eval_run(const sdpo_eval_config *c, const sdpo_eval_targets *tg
     if (stat(csv_path, &sb) == 0)
         return sdpo_fail(SDPO_ERR_ARG, "%s already exists: %s holds an evaluation; choose "
                          "another --out", csv_path, c->out_dir);
+    /* PNGs are written under a temporary directory renamed into place after the last image,
+     * so a failed evaluation leaves no images/ either */
+    char img_path[PATH_MAX], img_tmp[PATH_MAX];
+    snprintf(img_path, sizeof img_path, "%s/images", c->out_dir);
+    snprintf(img_tmp, sizeof img_tmp, "%s/.images.tmp-%ld", c->out_dir, (long)getpid());
+    if (c->save_images != 0 && stat(img_path, &sb) == 0)
+        return sdpo_fail(SDPO_ERR_ARG, "%s already exists: %s holds images of an evaluation; "
+                         "choose another --out", img_path, c->out_dir);
     sdpo_prompts prompts = {0, NULL};
     if ((rc = sdpo_prompts_load(c->prompts_file, &prompts)) != SDPO_OK) return rc;
     if (prompts.n > SDPO_EVAL_MAX_PROMPTS) {
@@ -653,6 +654,7 @@ sdpo_status sdpo_eval_run(const sdpo_eval_config *c, const sdpo_eval_targets *tg
     j.c = c;
     j.prompts = &prompts;
     j.mc = &mc;
+    j.img_root = img_tmp;
     size_t img_elems = 0;
     sbuf meta = {NULL, 0, 0, 0};
     sdpo_atomic_file f;
@@ -685,13 +687,29 @@ sdpo_status sdpo_eval_run(const sdpo_eval_config *c, const sdpo_eval_targets *tg
         for (int i = 0; rc == SDPO_OK && i < c->n_steps; i++)
             rc = eval_steps(&j, &tg->items[t], c->steps[i]);
     }
+    if (rc == SDPO_OK && c->save_images != 0 && rename(img_tmp, img_path) != 0 && errno != ENOENT)
+        rc = sdpo_fail(SDPO_ERR_IO, "cannot rename %s to %s: %s", img_tmp, img_path,
+                       strerror(errno));
     if (open) {
         if (rc == SDPO_OK)
             rc = sdpo_atomic_commit(&f);
         else
             sdpo_atomic_abort(&f);
     }
+    const int committed = open && rc == SDPO_OK;
     if (rc == SDPO_OK) rc = sdpo_eval_summarize(csv_path, sum_path, meta.s);
+    if (rc != SDPO_OK) {
+        /* leave nothing of a failed evaluation (images/ did not exist before it); keep the
+         * evaluation's error message, not a clean-up's */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", sdpo_last_error());
+        if (committed) remove(csv_path);
+        if (c->save_images != 0) {
+            (void)sdpo_remove_tree(img_tmp);
+            (void)sdpo_remove_tree(img_path);
+        }
+        sdpo_fail(rc, "%s", msg);
+    }
     free(meta.s);
     free(j.images);
     free(j.rgb);

@@ -18,8 +18,10 @@
  *   summary.csv  per (method, epoch, reward, steps): mean, std, sem, n (eval/eval_summary.h);
  *   images/<method>/epoch-<NNNNNN>/steps-<S>/p<prompt>_i<image>.png for the prompts asked for
  *                (what eval/figures.h sdpo_grid_from_eval lays out).
- * Every file is written through a temporary file and renamed; a failed evaluation leaves no
- * images.csv or summary.csv. out_dir must not hold an evaluation already (images.csv).
+ * Every file is written through a temporary file and renamed, the PNGs through a temporary
+ * directory renamed to images/ after the last one: a failed evaluation leaves no images.csv,
+ * summary.csv or images/. out_dir must not hold an evaluation already (images.csv, or images/
+ * when images are saved).
  *
  * Rewards: the registry's (rewards/reward.h; learned ones need their model folder) and the
  * analytic ones the trainers use (trainers/analytic_reward.h): "brightness" for any policy and
@@ -31,21 +33,10 @@
 
 #include "core/error.h"
 #include "eval/sample_eval.h"
-#include "trainers/train_config.h"
+#include "trainers/policy_spec.h"
 
 #define SDPO_EVAL_NAME_MAX 64
 #define SDPO_EVAL_MAX_STEP_COUNTS 32
-
-/* The model keys of a training config (what builds the policy). */
-typedef struct {
-    sdpo_model_type type;
-    char dir[SDPO_CFG_PATH_MAX];        /* unet: the diffusers folder */
-    int lora_rank;                      /* unet: 0 = no adapter */
-    double lora_alpha;
-    uint64_t param_seed;                /* the run's seed: the LoRA down-projection init */
-    int toy_height, toy_width, toy_modes, toy_prediction, toy_seed, toy_target_mode;
-    double toy_mode_scale, toy_mode_var, toy_prompt_scale;
-} sdpo_eval_model;
 
 typedef enum {
     SDPO_EVAL_WEIGHTS_NONE = 0,         /* the policy as created: the base model */
@@ -56,7 +47,7 @@ typedef enum {
 typedef struct {
     char method[SDPO_EVAL_NAME_MAX];
     int epoch;
-    sdpo_eval_model model;
+    sdpo_policy_spec model;          /* the policy (trainers/policy_spec.h) */
     sdpo_eval_weights weights;
     char path[SDPO_CFG_PATH_MAX];       /* the checkpoint dir or LoRA file */
     char source[SDPO_CFG_PATH_MAX + 64];/* where it came from, for the metadata */
@@ -69,17 +60,18 @@ typedef struct {
 
 void sdpo_eval_targets_free(sdpo_eval_targets *t);
 
-void sdpo_eval_model_from_config(const sdpo_train_config *c, sdpo_eval_model *m);
-
 /* Adds the targets of training run `run_dir` (its config.json and checkpoints/): the base model
  * (its epoch-0 checkpoint, or the policy as created when that checkpoint was deleted — the same
- * weights: the adapter starts at zero) unless a "base" target is there already, then its newest
- * checkpoint (all_checkpoints = 0) or every checkpoint in epoch order (1). `name` overrides the
- * method label (NULL: train.method). Fails naming the dir when it holds no run or no checkpoint,
- * when its base model differs from the one already added (model type, folder or toy world),
- * or when its label is already used by another run. */
+ * weights: the adapter starts at zero) unless a "base" target is there already, then the
+ * checkpoints selected: n_select = 0 the newest, SDPO_EVAL_ALL_CHECKPOINTS every one in epoch
+ * order, n_select > 0 the epochs select[0..n_select) in that order (epoch 0 is the base, added
+ * once). `name` overrides the method label (NULL: train.method). Fails naming the dir when it
+ * holds no run or no checkpoint, when a listed epoch has no checkpoint (naming those it has),
+ * when its base model differs from the one already added (model type, folder or toy world), or
+ * when its label is already used by another run. */
+#define SDPO_EVAL_ALL_CHECKPOINTS (-1)
 sdpo_status sdpo_eval_targets_add_run(sdpo_eval_targets *t, const char *run_dir, const char *name,
-                                      int all_checkpoints);
+                                      const int *select, int n_select);
 
 /* Adds one model given directly: `model` is a diffusers folder (the unet policy) or a training
  * config .json (its model keys; e.g. configs/toy/sdpo.json for the toy policy). `lora` (NULL:

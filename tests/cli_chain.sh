@@ -69,6 +69,27 @@ expect 0 "" "$SDPO" eval --model $TINY --lora "$R/ddpo/checkpoints/epoch-000002"
 check "cmp -s <(grep '^ddpo,2,.*,2,brightness,' $E/images.csv | cut -d, -f1-8) <(grep '^ddpo,' $tmp/lora/images.csv | cut -d, -f1-8)" \
   "--lora checkpoint rows differ from the run's"
 
+# several adapters on one model, each named: each one's rows are its run's
+expect 0 "" "$SDPO" eval --model $TINY --lora "ddpo=$R/ddpo/checkpoints/epoch-000002" \
+  --lora "sdpo=$R/sdpo/checkpoints/epoch-000001" --steps 2 --rewards brightness --images-per-prompt 2 --out "$tmp/loras"
+for me in ddpo,2 sdpo,1; do
+  check "cmp -s <(grep '^$me,.*,2,brightness,' $E/images.csv | cut -d, -f1-8) <(grep '^$me,' $tmp/loras/images.csv | cut -d, -f1-8)" \
+    "--lora $me rows differ from the run's"
+done
+# --checkpoints EPOCHS: the base and the listed epochs of every run
+expect 0 "" "$SDPO" eval --run "$R/sdpo" --run "$R/rebel" --checkpoints 1 --steps 1 --rewards brightness \
+  --images-per-prompt 1 --out "$tmp/sel"
+check "[ \"\$(data_rows $tmp/sel/summary.csv | cut -d, -f1,2 | tr '\n' ' ')\" = 'base,0 sdpo,1 rebel,1 ' ]" \
+  "--checkpoints 1 evaluated: $(data_rows "$tmp/sel/summary.csv" | cut -d, -f1,2 | tr '\n' ' ')"
+# a failed evaluation leaves no images.csv, summary.csv or images/ (PNGs of the models before the
+# failure were written): the second run's last checkpoint is truncated
+cp -r "$R/rebel" "$tmp/broken"
+w="$tmp/broken/checkpoints/epoch-000002/weights.safetensors"
+head -c 100 "$w" > "$w.cut" && mv "$w.cut" "$w"
+expect 1 "epoch-000002" "$SDPO" eval --run "$R/sdpo" --run "broken=$tmp/broken" --checkpoints all --steps 1 \
+  --rewards brightness --images-per-prompt 1 --save-images 1 --out "$tmp/failed"
+check "[ -z \"\$(ls -A $tmp/failed 2>/dev/null)\" ]" "a failed eval left: $(ls -A "$tmp/failed" 2>/dev/null | tr '\n' ' ')"
+
 # ---- Table 3 from recorded trajectories ----------------------------------------------------
 expect 0 "" "$SDPO" record-trajectories --run "$R/sdpo" --steps 4 --n 8 --reward jpeg-incompressibility \
   --out "$tmp/traj.safetensors"
@@ -111,7 +132,10 @@ expect 2 "'0'" "$SDPO" eval --run "$R/sdpo" --steps 0,2 --rewards brightness --o
 expect 2 "listed twice" "$SDPO" eval --run "$R/sdpo" --steps 2,2 --rewards brightness --out "$tmp/x"
 expect 2 "unknown reward 'aesthetics'" "$SDPO" eval --run "$R/sdpo" --rewards brightness,aesthetics --out "$tmp/x"
 expect 2 "--rewards is required" "$SDPO" eval --run "$R/sdpo" --out "$tmp/x"
-expect 2 "--lora needs --method" "$SDPO" eval --model $TINY --lora "$R/sdpo/checkpoints/epoch-000001" --rewards brightness --out "$tmp/x"
+expect 2 "needs a name for its rows" "$SDPO" eval --model $TINY --lora "$R/sdpo/checkpoints/epoch-000001" --rewards brightness --out "$tmp/x"
+expect 2 "single --lora" "$SDPO" eval --model $TINY --lora "a=$R/sdpo/checkpoints/epoch-000001" --method b --rewards brightness --out "$tmp/x"
+expect 2 "'1,x'" "$SDPO" eval --run "$R/sdpo" --checkpoints 1,x --rewards brightness --out "$tmp/x"
+expect 1 "no checkpoint of epoch 5 (it has 0,1,2)" "$SDPO" eval --run "$R/sdpo" --checkpoints 5 --rewards brightness --out "$tmp/x"
 expect 1 "already used by another run" "$SDPO" eval --run "$R/sdpo" --run "$R/sdpo" --rewards brightness --out "$tmp/x"
 expect 1 "needs the toy policy" "$SDPO" eval --run "$R/sdpo" --rewards toy-mode --out "$tmp/x"
 expect 1 "images.csv already exists" "$SDPO" eval --run "$R/sdpo" --rewards brightness --steps 1 --out "$E"

@@ -17,11 +17,11 @@
 #include "eval/sample_eval.h"
 #include "nn/safetensors.h"
 #include "tests/check_util.h"
+#include "core/atomic_file.h"
 #include "trainers/policy_toy.h"
 #include "trainers/policy_unet.h"
 #include "trainers/trainer.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,20 +194,6 @@ END_TEST
 
 /* ---- helpers for the evaluator tests --------------------------------------------------- */
 
-static void rm_tree(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    DIR *d = S_ISDIR(sb.st_mode) ? opendir(path) : NULL;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        rm_tree(sub);
-    }
-    if (d) closedir(d);
-    remove(path);
-}
-
 static char g_tmp[64];
 
 static void setup(void) {
@@ -215,7 +201,7 @@ static void setup(void) {
     ck_assert(mkdtemp(g_tmp) != NULL);
 }
 
-static void teardown(void) { rm_tree(g_tmp); }
+static void teardown(void) { sdpo_remove_tree(g_tmp); }
 
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
@@ -398,18 +384,35 @@ START_TEST(toy_run_end_to_end) {
     train_toy(cfg, run);
 
     sdpo_eval_targets tg = {NULL, 0, 0};
-    ck_assert_msg(sdpo_eval_targets_add_run(&tg, run, NULL, 1) == SDPO_OK, "%s", sdpo_last_error());
+    ck_assert_msg(sdpo_eval_targets_add_run(&tg, run, NULL, NULL, SDPO_EVAL_ALL_CHECKPOINTS) ==
+                      SDPO_OK, "%s", sdpo_last_error());
     /* base (epoch 0) once, then epochs 3 and 6 */
     ck_assert_int_eq(tg.n, 3);
     ck_assert_str_eq(tg.items[0].method, "base");
     ck_assert_str_eq(tg.items[2].method, "sdpo");
     ck_assert_int_eq(tg.items[2].epoch, 6);
     /* the same run again under another name adds no second base; the same name is refused */
-    ck_assert(sdpo_eval_targets_add_run(&tg, run, NULL, 0) != SDPO_OK);
+    ck_assert(sdpo_eval_targets_add_run(&tg, run, NULL, NULL, 0) != SDPO_OK);
     ck_assert_msg(strstr(sdpo_last_error(), "already used") != NULL, "%s", sdpo_last_error());
-    ck_assert(sdpo_eval_targets_add_run(&tg, run, "again", 0) == SDPO_OK);
+    ck_assert(sdpo_eval_targets_add_run(&tg, run, "again", NULL, 0) == SDPO_OK);
     ck_assert_int_eq(tg.n, 4);
     ck_assert_str_eq(tg.items[3].method, "again");
+    /* a list of epochs: those, in the order given; epoch 0 is the base already there; an epoch
+     * without a checkpoint is refused naming the ones the run has */
+    {
+        sdpo_eval_targets sel = {NULL, 0, 0};
+        const int want[] = {6, 0, 3}, missing[] = {3, 4};
+        ck_assert_msg(sdpo_eval_targets_add_run(&sel, run, NULL, want, 3) == SDPO_OK, "%s",
+                      sdpo_last_error());
+        ck_assert_int_eq(sel.n, 3);
+        ck_assert_str_eq(sel.items[0].method, "base");
+        ck_assert_int_eq(sel.items[1].epoch, 6);
+        ck_assert_int_eq(sel.items[2].epoch, 3);
+        ck_assert(sdpo_eval_targets_add_run(&sel, run, "other", missing, 2) != SDPO_OK);
+        ck_assert_msg(strstr(sdpo_last_error(), "no checkpoint of epoch 4 (it has 0,3,6)"), "%s",
+                      sdpo_last_error());
+        sdpo_eval_targets_free(&sel);
+    }
 
     const int steps[] = {1, 2, 4};
     const char *rewards[] = {"toy-mode"};
@@ -520,7 +523,7 @@ START_TEST(bad_inputs_name_the_thing) {
     sdpo_eval_targets tg = {NULL, 0, 0};
     char missing[128];
     snprintf(missing, sizeof missing, "%s/no-such-run", g_tmp);
-    ck_assert(sdpo_eval_targets_add_run(&tg, missing, NULL, 0) != SDPO_OK);
+    ck_assert(sdpo_eval_targets_add_run(&tg, missing, NULL, NULL, 0) != SDPO_OK);
     ck_assert_msg(strstr(sdpo_last_error(), missing) != NULL, "%s", sdpo_last_error());
     ck_assert(sdpo_eval_targets_add_model(&tg, TINY, NULL, NULL, -1) == SDPO_OK);
     ck_assert(sdpo_eval_targets_add_model(&tg, TINY, NULL, NULL, -1) != SDPO_OK);

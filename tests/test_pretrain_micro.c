@@ -12,9 +12,9 @@
 #include "models/tokenizer_clip.h"
 #include "nn/safetensors.h"
 #include "tests/check_util.h"
+#include "core/atomic_file.h"
 #include "trainers/policy_unet.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,24 +25,6 @@
 #define FULL_TOKENIZER "tests/data/sd_fixtures/tokenizer"
 #define BATCH 4
 #define RATIO 0.7
-
-static void rm_tree(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    DIR *d = S_ISDIR(sb.st_mode) ? opendir(path) : NULL;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char sub[1024];
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        rm_tree(sub);
-    }
-    if (d) {
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -357,7 +339,7 @@ START_TEST(test_pruned_tokenizer_matches_full) {
     sdpo_clip_tokenizer_free(&full);
     sdpo_clip_tokenizer_free(&small);
     sdpo_micro_texts_free(texts, n);
-    rm_tree(dir);
+    sdpo_remove_tree(dir);
 }
 END_TEST
 
@@ -399,7 +381,7 @@ START_TEST(test_deterministic) {
     char *w1 = read_all(p1, &n1), *w2 = read_all(p2, &n2);
     ck_assert(n1 == n2 && memcmp(w1, w2, n1) != 0);
     free(w1), free(w2), free(ra), free(rb);
-    rm_tree(root);
+    sdpo_remove_tree(root);
 }
 END_TEST
 
@@ -457,7 +439,7 @@ START_TEST(test_resume_equals_uninterrupted) {
     snprintf(m1, sizeof m1, "%s/model/unet/diffusion_pytorch_model.safetensors", a);
     snprintf(m2, sizeof m2, "%s/model/unet/diffusion_pytorch_model.safetensors", b);
     same_bytes(m1, m2);
-    rm_tree(root);
+    sdpo_remove_tree(root);
 }
 END_TEST
 
@@ -525,7 +507,7 @@ START_TEST(test_loss_decreases_on_fixed_batch) {
     }
     ck_assert_msg(a < RATIO * b, "last 20 steps: mean loss %.4f learning, %.4f frozen", a / 20,
                   b / 20);
-    rm_tree(root);
+    sdpo_remove_tree(root);
 }
 END_TEST
 
@@ -595,7 +577,7 @@ START_TEST(test_export_loads_as_pixel_policy) {
     }
     free(x), free(out), free(img);
     sdpo_policy_free(p);
-    rm_tree(root);
+    sdpo_remove_tree(root);
 }
 END_TEST
 

@@ -14,28 +14,13 @@
  * non-polynomial UNet stays below that up to h = 8e−3 (the error is still falling there). 1e−2
  * leaves 9× margin; a wrong scale, sign, CFG factor or missing member is off by 50 % or more. */
 #include "tests/check_util.h"
+#include "core/atomic_file.h"
 #include "trainers/train_internal.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Removes a test's temporary directory tree. */
-static void rm_tree(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    DIR *d = S_ISDIR(sb.st_mode) ? opendir(path) : NULL;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        rm_tree(sub);
-    }
-    if (d) closedir(d);
-    remove(path);
-}
 
 /* Frees a trainer made here and deletes its run directory. */
 static void free_run(sdpo_trainer *t) {
@@ -43,7 +28,7 @@ static void free_run(sdpo_trainer *t) {
     snprintf(dir, sizeof dir, "%s", t->out_dir);
     *strrchr(dir, '/') = '\0';
     sdpo_trainer_free(t);
-    rm_tree(dir);
+    sdpo_remove_tree(dir);
 }
 
 static sdpo_trainer *make(const char *const *sets, int n) {

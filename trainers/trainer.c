@@ -16,8 +16,7 @@
 #include "core/atomic_file.h"
 #include "trainers/analytic_reward.h"
 #include "trainers/checkpoint.h"
-#include "trainers/policy_toy.h"
-#include "trainers/policy_unet.h"
+#include "trainers/policy_spec.h"
 #include "trainers/run_info.h"
 #include "trainers/train_log.h"
 
@@ -100,19 +99,11 @@ static sdpo_status alloc_all(sdpo_trainer *t) {
 static sdpo_status create_policy(sdpo_trainer *t, int max_batch, int max_train) {
     const sdpo_train_config *c = &t->cfg;
     if (c->max_batch > 0 && c->max_batch < max_batch) max_batch = c->max_batch;
-    if (c->model_type == SDPO_MODEL_UNET) {
-        const sdpo_unet_policy_config uc = {c->model_dir, c->lora_rank, c->lora_alpha,
-                                            (uint64_t)c->seed, t->prompts.n,
-                                            (const char *const *)t->prompts.text, max_batch,
-                                            max_train, c->threads, c->recompute};
-        return sdpo_policy_unet_create(&uc, &t->policy);
-    }
-    sdpo_toy_config tc = {c->toy_height, c->toy_width, (sdpo_prediction)c->toy_prediction,
-                          c->toy_modes, c->toy_mode_scale,
-                          c->toy_mode_var, c->toy_prompt_scale, (uint64_t)c->toy_seed,
-                          (uint64_t)c->seed, c->lora_rank, c->lora_alpha, t->prompts.n,
-                          max_batch};
-    return sdpo_policy_toy_create(&tc, &t->policy);
+    sdpo_policy_spec spec;
+    sdpo_policy_spec_from_config(c, &spec);
+    const sdpo_policy_sizes z = {t->prompts.n, (const char *const *)t->prompts.text, max_batch,
+                                 max_train, c->threads, c->recompute};
+    return sdpo_policy_spec_create(&spec, &z, &t->policy);
 }
 
 static sdpo_status setup(sdpo_trainer *t, const sdpo_train_config *cfg, const char *out_dir) {
