@@ -3,6 +3,7 @@
 #include "rewards/reward.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,25 +35,33 @@ static const char *const names =
 
 /* The micro study's rewards (issue #8), trained by `sdpo train-micro-rewards` on the micro world
  * and shipped in data/micro/: the PickScore scorer on the micro CLIP folder and the aesthetic
- * scorer on the micro quality folder, with their own scale sentences. */
+ * scorer on the micro quality folder, with their own scale sentences. The scorers' own errors
+ * say "pickscore"/"aesthetic": micro_error says which reward was asked for. */
+static sdpo_status micro_error(sdpo_status rc, const char *name, const char *scorer) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", sdpo_last_error());
+    return sdpo_fail(rc, "%s (the %s scorer on a micro folder): %s", name, scorer, msg);
+}
+
 static sdpo_status micro_clip_create(const char *model_dir, int official_scale, sdpo_reward *r) {
     sdpo_status rc = sdpo_pickscore_create(model_dir, official_scale, r);
-    if (rc == SDPO_OK)
-        r->scale = official_scale
-            ? "micro CLIP (PickScore stand-in) as SDPO's code logs PickScore: the raw cosine of "
-              "the micro-CLIP image and text embeddings; higher is better"
-            : "micro CLIP (PickScore stand-in): exp(logit_scale) * cos(micro-CLIP image, text "
-              "embeddings), logit_scale from the checkpoint (at most 100); higher is better";
+    if (rc != SDPO_OK) return micro_error(rc, "micro-clip", "PickScore");
+    r->scale = official_scale
+        ? "micro CLIP (PickScore stand-in) as SDPO's code logs PickScore: the raw cosine of the "
+          "micro-CLIP image and text embeddings; higher is better"
+        : "micro CLIP (PickScore stand-in): exp(logit_scale) * cos(micro-CLIP image, text "
+          "embeddings), logit_scale from the checkpoint (at most 100); higher is better";
     return rc;
 }
 
 static sdpo_status micro_quality_create(const char *model_dir, int official_scale,
                                         sdpo_reward *r) {
     sdpo_status rc = sdpo_aesthetic_create(model_dir, official_scale, r);
-    if (rc == SDPO_OK)
-        r->scale = "micro quality predictor (aesthetic stand-in): linear head on the L2-normalised "
-                   "micro-CLIP image embedding; the logit that the image is a clean render rather "
-                   "than a degraded one (> 0: more likely clean); higher is better";
+    if (rc != SDPO_OK) return micro_error(rc, "micro-quality", "aesthetic");
+    r->scale = "micro quality predictor (aesthetic stand-in): the aesthetic MLP (64-128-32-16-8-1, "
+               "no activations) on the L2-normalised micro-CLIP image embedding; the logit that "
+               "the image is a clean render rather than a degraded one (> 0: more likely clean); "
+               "higher is better";
     return rc;
 }
 

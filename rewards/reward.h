@@ -22,8 +22,10 @@ struct sdpo_reward {
 };
 
 /* Creates the reward called `name`; model_dir is used by learned rewards (NULL otherwise).
- * Unknown names fail with SDPO_ERR_ARG listing the known ones; a learned reward without a
- * model_dir fails with SDPO_ERR_ARG naming what the folder must hold. */
+ * Unknown names fail with SDPO_ERR_ARG listing the known ones. A learned reward without a
+ * model_dir uses its default folder — micro-clip data/micro/clip, micro-quality
+ * data/micro/quality (relative to the working directory: the repository root) — and the four
+ * full-scale ones, which have none, fail with SDPO_ERR_ARG naming what the folder must hold. */
 sdpo_status sdpo_reward_create(const char *name, const char *model_dir, sdpo_reward **out);
 
 typedef struct {

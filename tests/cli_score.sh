@@ -54,5 +54,14 @@ expect 0 "" "$SDPO" score --reward imagereward --model "$FIX/imagereward" --prom
 check '[ "$(wc -l < "$tmp/out")" -eq 2 ]' "imagereward prints $(wc -l < "$tmp/out") lines"
 expect 0 "" "$SDPO" score --reward jpeg-incompressibility --image "$I0"
 
+# the micro rewards score with their shipped folders by default (run from the repository root)
+for r in micro-clip micro-quality; do
+  grep -q -- "$r" <("$SDPO" score --help) || { echo "FAIL: help lacks '$r'"; fail=$((fail + 1)); }
+  expect 0 "" "$SDPO" score --reward $r --prompt "a cat" --image "$I0" --image "$I1"
+  check 'awk -F"\t" "NF != 2 || \$2 + 0 != \$2 { bad = 1 } END { exit bad || NR != 2 }" "$tmp/out"' \
+    "$r prints: $(cat "$tmp/out")"
+  expect 1 "$r (the" "$SDPO" score --reward $r --model /nonexistent --prompt "a cat" --image "$I0"
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
