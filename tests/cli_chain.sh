@@ -8,24 +8,7 @@
 set -u
 SDPO=${1:?usage: cli_chain.sh path/to/sdpo}
 TINY=tests/data/sd_fixtures/tiny_sd
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-start=$SECONDS
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-ok() { pass=$((pass + 1)); }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
-
-# expect CODE "substring of stderr or ''" -- command...
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then bad "'$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; return; fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    bad "'$*' stderr lacks '$frag': $(cat "$tmp/err")"; return
-  fi
-  ok
-}
+. tests/cli_lib.sh
 
 # width and height of a PNG from its IHDR chunk (bytes 16..23, big-endian)
 png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
@@ -146,5 +129,4 @@ expect 1 "no checkpoint of epoch 7" "$SDPO" record-trajectories --run "$R/sdpo" 
 expect 0 "" "$SDPO" eval --help
 check "grep -q 'eta = 1' $tmp/out" "eval --help does not say which eta"
 
-echo "cli_chain: $pass passed, $fail failed in $((SECONDS - start)) s"
-[ "$fail" -eq 0 ]
+finish

@@ -3,24 +3,7 @@
 # and field, help for every command, and no partial outputs. Run by CTest with the binary path.
 set -u
 SDPO=${1:?usage: cli_contract.sh path/to/sdpo}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-# expect CODE "substring of stderr or ''" -- command...
-expect() {
-  local want=$1 frag=$2; shift 2
-  local err
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  err=$(cat "$tmp/err")
-  if [ "$got" -ne "$want" ]; then
-    echo "FAIL: '$*' exited $got, want $want; stderr: $err"; fail=$((fail + 1)); return
-  fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    echo "FAIL: '$*' stderr lacks '$frag': $err"; fail=$((fail + 1)); return
-  fi
-  pass=$((pass + 1))
-}
+. tests/cli_lib.sh
 
 expect 2 "usage: sdpo" "$SDPO"
 expect 0 "" "$SDPO" --help
@@ -79,5 +62,4 @@ mkst "$tmp/nan.safetensors" '{"xhat":{"dtype":"F32","shape":[1,1,1],"data_offset
 expect 1 "'reward' element 0 is NaN" "$SDPO" dense-reward --input "$tmp/nan.safetensors" --strategy copy --out "$tmp/x.csv"
 [ ! -e "$tmp/x.csv" ] || { echo "FAIL: output written despite bad input"; fail=$((fail + 1)); }
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

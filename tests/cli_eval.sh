@@ -4,20 +4,7 @@
 # input, 2 usage) with messages naming the thing at fault. Run by CTest with the binary as $1.
 set -u
 SDPO=${1:?usage: cli_eval.sh path/to/sdpo}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-ok() { pass=$((pass + 1)); }
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then bad "'$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; return; fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    bad "'$*' stderr lacks '$frag': $(cat "$tmp/err")"; return
-  fi
-  ok
-}
+. tests/cli_lib.sh
 
 mkdir -p "$tmp/e1" "$tmp/e2"
 printf '# seed=1\nmethod,epoch,reward,steps,mean,std,sem,n\nbase,0,imagereward,1,0.9,0.1,0.05,4\nsdpo,2,imagereward,1,1.2,0.1,0.05,4\nsdpo,4,imagereward,1,1.4,0.1,0.05,4\n' >"$tmp/e1/summary.csv"
@@ -42,5 +29,4 @@ expect 2 "--kind 'x'" "$SDPO" compare --kind x --ours "$tmp/t3.csv"
 expect 2 "--ours is required" "$SDPO" compare
 expect 1 "$tmp/nope.csv" "$SDPO" compare --ours "$tmp/nope.csv"
 
-echo "cli_eval: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

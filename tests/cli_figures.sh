@@ -6,22 +6,7 @@
 set -u
 SDPO=${1:?usage: cli_figures.sh path/to/sdpo}
 FX=tests/data/eval_fixtures
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-ok() { pass=$((pass + 1)); }
-
-# expect CODE "substring of stderr or ''" -- command...
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then bad "'$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; return; fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    bad "'$*' stderr lacks '$frag': $(cat "$tmp/err")"; return
-  fi
-  ok
-}
+. tests/cli_lib.sh
 
 # --- claims ---
 expect 0 "" "$SDPO" claims --help
@@ -69,5 +54,4 @@ expect 0 "" "$SDPO" grid --eval "$tmp/e" --prompt-index 0 --image-index 0 --scal
 if [ -s "$tmp/grid.png" ]; then ok; else bad "grid.png missing"; fi
 expect 1 "epoch-000009" "$SDPO" grid --eval "$tmp/e" --prompt-index 0 --image-index 0 --epoch 9 --out "$tmp/grid.png"
 
-echo "cli_figures: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -7,22 +7,7 @@ set -u
 SDPO=${1:?usage: cli_models.sh path/to/sdpo}
 TINY=tests/data/sd_fixtures/tiny_sd
 GOLDEN=tests/data/sd_fixtures/golden
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-# expect CODE "substring of stderr or ''" -- command...
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then
-    echo "FAIL: '$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; fail=$((fail + 1)); return
-  fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    echo "FAIL: '$*' stderr lacks '$frag': $(cat "$tmp/err")"; fail=$((fail + 1)); return
-  fi
-  pass=$((pass + 1))
-}
+. tests/cli_lib.sh
 
 # stdout of the last command contains a fixed string
 has() {
@@ -101,5 +86,4 @@ mkdir -p "$tmp/novae"
 printf '{"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}' > "$tmp/novae/model_index.json"
 expect 1 "$tmp/novae/model_index.json: lists no component 'vae'" "$SDPO" run-vae-decode --model "$tmp/novae" --input "$GOLDEN/pipeline_1step.safetensors" --out "$tmp/v.safetensors"
 
-echo "cli_models: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,20 +4,8 @@
 # larger difference, a changed text cell, a changed header, a missing row or a missing file.
 set -u
 SDPO=${1:?usage: cli_regress.sh path/to/sdpo}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-ok() { pass=$((pass + 1)); }
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then bad "'$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; return; fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err" "$tmp/out"; then
-    bad "'$*' output lacks '$frag': $(cat "$tmp/err" "$tmp/out")"; return
-  fi
-  ok
-}
+EXPECT_STDOUT=1  # sdpo regress reports on stdout
+. tests/cli_lib.sh
 mkdir -p "$tmp/g/sub" "$tmp/r/sub"
 printf '# commit=abc\nmethod,epoch,mean,wall_s\nsdpo,1,0.50000,3.2\nddpo,1,0.25,1.0\n' >"$tmp/g/sub/a.csv"
 printf 'x\n1\n' >"$tmp/g/b.csv"
@@ -45,5 +33,4 @@ expect 1 "nothing to compare" "$SDPO" regress --golden "$tmp/empty" --run "$tmp/
 expect 1 "cannot open golden directory" "$SDPO" regress --golden "$tmp/nope" --run "$tmp/r"
 expect 2 "--golden and --run are required" "$SDPO" regress --golden "$tmp/g"
 expect 2 "--rtol 'x'" "$SDPO" regress --golden "$tmp/g" --run "$tmp/r" --rtol x
-echo "cli_regress: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,20 +4,7 @@
 # with exit 1 naming the stage and its log; commands.sh lists every stage as a command.
 set -u
 SDPO=${1:?usage: cli_repro.sh path/to/sdpo}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-ok() { pass=$((pass + 1)); }
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then bad "'$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; return; fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    bad "'$*' stderr lacks '$frag': $(cat "$tmp/err")"; return
-  fi
-  ok
-}
+. tests/cli_lib.sh
 plan() { printf '%s\n' "$1" >"$tmp/plan.json"; }
 P=(--plan "$tmp/plan.json" --quiet)
 
@@ -65,5 +52,4 @@ expect 0 "" "$SDPO" repro "${P[@]}" --out "$tmp/t"
 grep -qF -- "train --resume $tmp/t/train/sdpo" "$tmp/t/commands.sh" && ok || bad "rerun did not resume: $(cat "$tmp/t/commands.sh")"
 [ "$(grep -vc '^#' "$tmp/t/train/sdpo/train.csv")" -eq 3 ] && ok || bad "rerun changed train.csv rows"
 
-echo "cli_repro: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

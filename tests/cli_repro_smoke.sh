@@ -7,11 +7,7 @@
 set -u
 SDPO=${1:?usage: cli_repro_smoke.sh path/to/sdpo}
 . ci/tolerance.sh
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-ok() { pass=$((pass + 1)); }
+. tests/cli_lib.sh
 if "$SDPO" repro --smoke --out "$tmp/s" --quiet >"$tmp/out" 2>"$tmp/err"; then ok; else
   bad "sdpo repro --smoke failed: $(tail -5 "$tmp/err")"
 fi
@@ -24,5 +20,4 @@ if "$SDPO" regress --golden ci/golden/smoke --run "$tmp/s" --atol "$SDPO_GOLDEN_
      --rtol "$SDPO_GOLDEN_RTOL" --ignore "$SDPO_GOLDEN_IGNORE"; then ok; else
   bad "the smoke CSVs differ from ci/golden/smoke beyond the tolerances"
 fi
-echo "cli_repro_smoke: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,23 +5,7 @@
 set -u
 SDPO=${1:?usage: cli_score.sh path/to/sdpo}
 FIX=tests/data/reward_fixtures
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-# expect CODE "substring of stderr or ''" -- command...
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then
-    echo "FAIL: '$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; fail=$((fail + 1)); return
-  fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    echo "FAIL: '$*' stderr lacks '$frag': $(cat "$tmp/err")"; fail=$((fail + 1)); return
-  fi
-  pass=$((pass + 1))
-}
-check() { if eval "$1"; then pass=$((pass + 1)); else echo "FAIL: $2"; fail=$((fail + 1)); fi; }
+. tests/cli_lib.sh
 
 expect 0 "" "$SDPO" score --help
 grep -q "usage: sdpo score" "$tmp/out" || { echo "FAIL: no usage line"; fail=$((fail + 1)); }
@@ -63,5 +47,4 @@ for r in micro-clip micro-quality; do
   expect 1 "$r (the" "$SDPO" score --reward $r --model /nonexistent --prompt "a cat" --image "$I0"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

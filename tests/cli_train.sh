@@ -7,21 +7,7 @@
 # learning rates stop with a message and a loadable checkpoint. Run by CTest with the binary.
 set -u
 SDPO=${1:?usage: cli_train.sh path/to/sdpo}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-
-# expect CODE "substring of stderr or ''" -- command...
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then bad "'$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; return; fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    bad "'$*' stderr lacks '$frag': $(cat "$tmp/err")"; return
-  fi
-  pass=$((pass + 1))
-}
+. tests/cli_lib.sh
 
 # rows of a train.csv without '#' lines and without the 2 trailing timing columns
 rows() { grep -v '^#' "$1/train.csv" | awk -F, 'BEGIN{OFS=","} {NF-=2; print}'; }
@@ -114,5 +100,4 @@ for m in sdpo d3po; do
   same_rows "$tmp/tiny-$m" "$tmp/tiny-$m-part" "tiny $m resume"
 done
 
-echo "cli_train: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

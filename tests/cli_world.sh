@@ -4,20 +4,7 @@
 # font (message names the path), 2 usage. Run by CTest with the binary as $1.
 set -u
 SDPO=${1:?usage: cli_world.sh path/to/sdpo}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-ok() { pass=$((pass + 1)); }
-expect() {
-  local want=$1 frag=$2; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" -ne "$want" ]; then bad "'$*' exited $got, want $want; stderr: $(cat "$tmp/err")"; return; fi
-  if [ -n "$frag" ] && ! grep -qF -- "$frag" "$tmp/err"; then
-    bad "'$*' stderr lacks '$frag': $(cat "$tmp/err")"; return
-  fi
-  ok
-}
+. tests/cli_lib.sh
 png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
 
 expect 0 "" "$SDPO" world --out "$tmp/a.png" --seed 3 --n 5 --kind count --scale 2
@@ -36,5 +23,4 @@ expect 2 "exclude" "$SDPO" world --out "$tmp/x.png" --animals --kind color
 SDPO_EMOJI_FONT="$tmp/none.ttf" expect 1 "$tmp/none.ttf" "$SDPO" world --out "$tmp/x.png"
 [ -e "$tmp/x.png" ] && bad "a failed run left $tmp/x.png" || ok
 
-echo "cli_world: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
