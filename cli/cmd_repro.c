@@ -105,21 +105,39 @@ static stage *stage_new(stage_list *l, const char *name, double cost) {
     return s;
 }
 
-static int arg(stage *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int arg(stage *s, const char *fmt, ...) {
+static int push(stage *s, const char *fmt, va_list ap) {
     if (s->argc == MAX_ARGS - 1) return -1;
-    va_list ap;
-    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
     const int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
     char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (p) vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
     if (!p) return -1;
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     s->argv[s->argc++] = p;
     s->argv[s->argc] = NULL;
     return 0;
+}
+
+/* Appends one argument, printf-formatted. */
+static int arg(stage *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int arg(stage *s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    const int rc = push(s, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Appends an option and its printf-formatted value. */
+static int opt(stage *s, const char *flag, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int opt(stage *s, const char *flag, const char *fmt, ...) {
+    if (arg(s, "%s", flag) != 0) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    const int rc = push(s, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 typedef struct {
@@ -262,8 +280,7 @@ static int build_train(const plan *p, study *S, stage_list *L, json_t *runs, cha
         if (!s) return plan_error(p, "runs", "has too many entries");
         arg(s, "train");
         if (dir_has(dir, "config.json")) {
-            arg(s, "--resume");
-            arg(s, "%s", dir);
+            opt(s, "--resume", "%s", dir);
         } else {
             json_t *cfgs = json_object_get(r, "configs"), *sets = json_object_get(r, "set");
             snprintf(field, sizeof field, "runs[%zu].configs", i);
@@ -272,8 +289,7 @@ static int build_train(const plan *p, study *S, stage_list *L, json_t *runs, cha
             for (size_t k = 0; k < json_array_size(cfgs); k++) {
                 json_t *v = json_array_get(cfgs, k);
                 if (!json_is_string(v)) return plan_error(p, field, "must hold strings");
-                arg(s, "--config");
-                arg(s, "%s", json_string_value(v));
+                opt(s, "--config", "%s", json_string_value(v));
             }
             snprintf(field, sizeof field, "runs[%zu].set", i);
             if (sets && !json_is_array(sets)) return plan_error(p, field, "must be an array of KEY=VALUE");
@@ -281,13 +297,10 @@ static int build_train(const plan *p, study *S, stage_list *L, json_t *runs, cha
                 json_t *v = json_array_get(sets, k);
                 if (!json_is_string(v) || !strchr(json_string_value(v), '='))
                     return plan_error(p, field, "must hold KEY=VALUE strings");
-                arg(s, "--set");
-                arg(s, "%s", json_string_value(v));
+                opt(s, "--set", "%s", json_string_value(v));
             }
-            arg(s, "--set");
-            arg(s, "run.threads=%d", S->threads);
-            arg(s, "--out");
-            arg(s, "%s", dir);
+            opt(s, "--set", "run.threads=%d", S->threads);
+            opt(s, "--out", "%s", dir);
         }
         json_t *ev = json_object_get(r, "eval");
         snprintf(field, sizeof field, "runs[%zu].eval", i);
@@ -331,27 +344,18 @@ static int build_eval(const plan *p, study *S, stage_list *L, json_t *ev, char *
     if (!s) return plan_error(p, "eval", "makes too many stages");
     arg(s, "eval");
     for (char *r = strtok(eval_runs, "\n"); r; r = strtok(NULL, "\n")) {
-        arg(s, "--run");
-        arg(s, "%s", r);
+        opt(s, "--run", "%s", r);
     }
-    arg(s, "--checkpoints");
-    arg(s, "%s", ckpts);
-    arg(s, "--prompts");
-    arg(s, "%s", prompts);
-    arg(s, "--steps");
-    arg(s, "%s", steps);
-    arg(s, "--rewards");
-    arg(s, "%s", rewards);
-    arg(s, "--seed");
-    arg(s, "%ld", seed);
-    arg(s, "--images-per-prompt");
-    arg(s, "%ld", k);
+    opt(s, "--checkpoints", "%s", ckpts);
+    opt(s, "--prompts", "%s", prompts);
+    opt(s, "--steps", "%s", steps);
+    opt(s, "--rewards", "%s", rewards);
+    opt(s, "--seed", "%ld", seed);
+    opt(s, "--images-per-prompt", "%ld", k);
     if (!save || json_is_true(save)) {
-        arg(s, "--save-images");
-        arg(s, "all");
+        opt(s, "--save-images", "all");
     }
-    arg(s, "--out");
-    arg(s, "%s", S->eval_dir);
+    opt(s, "--out", "%s", S->eval_dir);
     S->have_eval = 1;
     return 0;
 }
@@ -380,27 +384,18 @@ static int build_table3_one(const plan *p, study *S, stage_list *L, json_t *t3, 
     stage *s = stage_new(L, sname, c ? json_number_value(c) : 30.0);
     if (!s) return plan_error(p, "table3", "makes too many stages");
     arg(s, "record-trajectories");
-    arg(s, "--model");
-    arg(s, "%s", model);
-    arg(s, "--prompts");
-    arg(s, "%s", prompts);
-    arg(s, "--steps");
-    arg(s, "%ld", steps);
-    arg(s, "--n");
-    arg(s, "%ld", n);
-    arg(s, "--reward");
-    arg(s, "%s", reward);
-    arg(s, "--seed");
-    arg(s, "%ld", seed);
-    arg(s, "--out");
-    arg(s, "%s/table3/%s/trajectories.safetensors", S->out, reward);
+    opt(s, "--model", "%s", model);
+    opt(s, "--prompts", "%s", prompts);
+    opt(s, "--steps", "%ld", steps);
+    opt(s, "--n", "%ld", n);
+    opt(s, "--reward", "%s", reward);
+    opt(s, "--seed", "%ld", seed);
+    opt(s, "--out", "%s/table3/%s/trajectories.safetensors", S->out, reward);
     snprintf(sname, sizeof sname, "table3-%s", reward);
     if (!(s = stage_new(L, sname, 1))) return plan_error(p, "table3", "makes too many stages");
     arg(s, "table3");
-    arg(s, "--input");
-    arg(s, "%s/table3/%s/trajectories.safetensors", S->out, reward);
-    arg(s, "--out");
-    arg(s, "%s/table3/%s/table3.csv", S->out, reward);
+    opt(s, "--input", "%s/table3/%s/trajectories.safetensors", S->out, reward);
+    opt(s, "--out", "%s/table3/%s/table3.csv", S->out, reward);
     if (!S->have_table3) snprintf(S->table3, sizeof S->table3, "%s/table3/%s/table3.csv", S->out, reward);
     S->have_table3 = 1;
     return 0;
@@ -433,70 +428,51 @@ static int build_reports(const plan *p, study *S, stage_list *L) {
     if (S->have_eval) {
         s = stage_new(L, "table1", 1);
         arg(s, "table1");
-        arg(s, "--eval");
-        arg(s, "%s", S->eval_dir);
-        arg(s, "--out");
-        arg(s, "%s", S->out);
+        opt(s, "--eval", "%s", S->eval_dir);
+        opt(s, "--out", "%s", S->out);
         s = stage_new(L, "compare-table1", 1);
         s->optional = 1;
         snprintf(s->stdout_to, sizeof s->stdout_to, "%s/compare_table1.csv", S->out);
         arg(s, "compare");
-        arg(s, "--ours");
-        arg(s, "%s/table1.csv", S->out);
-        arg(s, "--kind");
-        arg(s, "table1");
+        opt(s, "--ours", "%s/table1.csv", S->out);
+        opt(s, "--kind", "table1");
     }
     if (S->have_table3) {
         s = stage_new(L, "compare-table3", 1);
         s->optional = 1;
         snprintf(s->stdout_to, sizeof s->stdout_to, "%s/compare_table3.csv", S->out);
         arg(s, "compare");
-        arg(s, "--ours");
-        arg(s, "%s", S->table3);
-        arg(s, "--kind");
-        arg(s, "table3");
+        opt(s, "--ours", "%s", S->table3);
+        opt(s, "--kind", "table3");
     }
     s = stage_new(L, "claims", 1);
     arg(s, "claims");
     if (S->have_eval) {
-        arg(s, "--table1");
-        arg(s, "%s/table1.csv", S->out);
-        arg(s, "--summary");
-        arg(s, "%s/summary.csv", S->eval_dir);
+        opt(s, "--table1", "%s/table1.csv", S->out);
+        opt(s, "--summary", "%s/summary.csv", S->eval_dir);
     }
     if (S->have_table3) {
-        arg(s, "--table3");
-        arg(s, "%s", S->table3);
+        opt(s, "--table3", "%s", S->table3);
     }
-    arg(s, "--runs");
-    arg(s, "%s/train", S->out);
-    arg(s, "--out");
-    arg(s, "%s/claims.csv", S->out);
+    opt(s, "--runs", "%s/train", S->out);
+    opt(s, "--out", "%s/claims.csv", S->out);
     s = stage_new(L, "figures", 1);
     arg(s, "figures");
-    arg(s, "--runs");
-    arg(s, "%s/train", S->out);
+    opt(s, "--runs", "%s/train", S->out);
     if (S->have_eval) {
-        arg(s, "--eval");
-        arg(s, "%s", S->eval_dir);
+        opt(s, "--eval", "%s", S->eval_dir);
     }
-    arg(s, "--out");
-    arg(s, "%s/figures", S->out);
+    opt(s, "--out", "%s/figures", S->out);
     for (int i = 0; S->have_eval && i < S->n_eval_prompts; i++) {
         char name[32];
         snprintf(name, sizeof name, "grid-%d", i);
         if (!(s = stage_new(L, name, 1))) return plan_error(p, "eval.prompts", "has too many prompts for grids");
         arg(s, "grid");
-        arg(s, "--eval");
-        arg(s, "%s", S->eval_dir);
-        arg(s, "--prompt-index");
-        arg(s, "%d", i);
-        arg(s, "--image-index");
-        arg(s, "%ld", image_index);
-        arg(s, "--scale");
-        arg(s, "%ld", scale);
-        arg(s, "--out");
-        arg(s, "%s/grids/prompt%d.png", S->out, i);
+        opt(s, "--eval", "%s", S->eval_dir);
+        opt(s, "--prompt-index", "%d", i);
+        opt(s, "--image-index", "%ld", image_index);
+        opt(s, "--scale", "%ld", scale);
+        opt(s, "--out", "%s/grids/prompt%d.png", S->out, i);
     }
     return 0;
 }
