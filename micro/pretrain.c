@@ -148,42 +148,6 @@ static uint64_t fnv1a_str(const char *s) {
 
 /* ---- the model folder ------------------------------------------------------------------- */
 
-/* The scheduler config's training half: DDPMScheduler/DDIMScheduler betas and prediction type
- * (diffusers defaults for absent keys, as trainers/policy_unet.c reads the sampling half). */
-static sdpo_status load_train_schedule(const char *path, sdpo_schedule *s) {
-    sdpo_config cfg;
-    sdpo_status rc = sdpo_config_load(path, &cfg);
-    if (rc != SDPO_OK) return rc;
-    memset(s, 0, sizeof *s);
-    const char *beta = NULL, *pred = NULL;
-    int zero_snr = 0;
-    if ((rc = sdpo_config_int_or(&cfg, "num_train_timesteps", 1000, &s->num_train_timesteps)) ||
-        (rc = sdpo_config_double_or(&cfg, "beta_start", 0.0001, &s->beta_start)) ||
-        (rc = sdpo_config_double_or(&cfg, "beta_end", 0.02, &s->beta_end)) ||
-        (rc = sdpo_config_string_or(&cfg, "beta_schedule", "linear", &beta)) ||
-        (rc = sdpo_config_string_or(&cfg, "prediction_type", "epsilon", &pred)) ||
-        (rc = sdpo_config_bool_or(&cfg, "rescale_betas_zero_snr", 0, &zero_snr))) {
-        sdpo_config_free(&cfg);
-        return rc;
-    }
-    const char *bad = NULL;
-    if (!strcmp(beta, "scaled_linear")) s->beta_schedule = SDPO_BETA_SCALED_LINEAR;
-    else if (!strcmp(beta, "linear")) s->beta_schedule = SDPO_BETA_LINEAR;
-    else bad = "beta_schedule";
-    if (!strcmp(pred, "epsilon")) s->prediction = SDPO_PRED_EPSILON;
-    else if (!strcmp(pred, "v_prediction")) s->prediction = SDPO_PRED_V;
-    else bad = "prediction_type";
-    if (zero_snr) bad = "rescale_betas_zero_snr";
-    if (sdpo_config_has(&cfg, "trained_betas")) bad = "trained_betas";
-    s->spacing = SDPO_SPACING_TRAILING;
-    s->steps_offset = 1;
-    rc = bad ? sdpo_fail(SDPO_ERR_FORMAT, "%s: key '%s': this value is not supported by "
-                         "pretrain-micro", path, bad)
-             : sdpo_schedule_init(s);
-    sdpo_config_free(&cfg);
-    return rc;
-}
-
 /* Copies the configs and tokenizer of src into dst (the run's model folder). */
 static sdpo_status copy_model_files(const char *src, const char *dst) {
     sdpo_status st = SDPO_OK;
@@ -328,7 +292,7 @@ static sdpo_status load_model(pretrain *P) {
     P->D = (size_t)3 * P->S * P->S;
     P->noise_blocks = (P->D + 3) / 4 + 4;
     pathf(path, sizeof path, "%s/scheduler/scheduler_config.json", P->model);
-    if ((st = load_train_schedule(path, &P->sched))) return st;
+    if ((st = sdpo_ddim_schedule_load(path, &P->sched))) return st;
     pathf(path, sizeof path, "%s/tokenizer", P->model);
     if ((st = sdpo_clip_tokenizer_load(path, &P->tok))) return st;
     P->tok_ready = 1;
@@ -782,7 +746,7 @@ static sdpo_status write_readme(const char *dir, const char *log_path) {
     const double flops = sdpo_micro_unet_flops(&ucfg, ucfg.sample_size, ucfg.sample_size, L);
     sdpo_schedule sched;
     pathf(path, sizeof path, "%s/scheduler/scheduler_config.json", dir);
-    if ((st = load_train_schedule(path, &sched))) return st;
+    if ((st = sdpo_ddim_schedule_load(path, &sched))) return st;
     int step = 0;
     long long images = 0;
     double loss = NAN, wall = 0;

@@ -35,10 +35,28 @@ void ck_assert_array_close(const char *what, const float *got, const double *wan
     }
 }
 
+/* Temporary files made by this process (Check runs each test in a forked child: a child
+ * removes its own at exit, never those of the parent it was forked from). */
+#define MAX_TEMPS 256
+static char temps[MAX_TEMPS][64];
+static pid_t temp_owner[MAX_TEMPS];
+static int n_temps;
+
+static void remove_temps(void) {
+    for (int i = 0; i < n_temps; i++)
+        if (temp_owner[i] == getpid()) unlink(temps[i]);
+}
+
 void ck_write_temp(char path[64], const void *data, size_t len) {
     snprintf(path, 64, "/tmp/sdpo_test_XXXXXX");
     int fd = mkstemp(path);
     ck_assert_msg(fd >= 0, "mkstemp failed");
+    static int registered;
+    if (!registered) registered = atexit(remove_temps) == 0;
+    if (n_temps < MAX_TEMPS) {
+        snprintf(temps[n_temps], sizeof temps[n_temps], "%s", path);
+        temp_owner[n_temps++] = getpid();
+    }
     ck_assert_msg(write(fd, data, len) == (ssize_t)len, "short write to %s", path);
     close(fd);
 }

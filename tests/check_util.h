@@ -26,7 +26,8 @@ void ck_assert_array_close(const char *what, const float *got, const double *wan
                            double atol, double rtol);
 
 /* Writes `len` bytes to a fresh temporary file and returns its path (static buffer per call
- * site is the caller's: the path is copied into `path`, which must hold 64 bytes). */
+ * site is the caller's: the path is copied into `path`, which must hold 64 bytes). The file is
+ * removed when the process that made it exits normally. */
 void ck_write_temp(char path[64], const void *data, size_t len);
 
 /* Reads block "[name] d0 d1 …" of a reference/derive_*.py fixture (one %.17g number per line

@@ -53,10 +53,11 @@ static void unet_destroy(sdpo_policy *p) {
 
 /* ---- the scheduler config: DDIMScheduler.from_config ---------------------------------- */
 
-static sdpo_status load_schedule(const sdpo_model_component *c, sdpo_schedule *s) {
+sdpo_status sdpo_ddim_schedule_load(const char *path, sdpo_schedule *s) {
     sdpo_config cfg;
-    sdpo_status rc = sdpo_model_dir_config(c, &cfg);
+    sdpo_status rc = sdpo_config_load(path, &cfg);
     if (rc != SDPO_OK) return rc;
+    memset(s, 0, sizeof *s);
     const char *beta = NULL, *spacing = NULL, *pred = NULL;
     int clip = 0, thresh = 0, zero_snr = 0;
     /* DDIMScheduler's own defaults for keys the file lacks */
@@ -237,7 +238,8 @@ static sdpo_status build(sdpo_policy *p, unet_state *s, const sdpo_unet_policy_c
     if ((rc = sdpo_model_dir_require(&md, "unet", "UNet2DConditionModel", &uc)) ||
         (!s->pixel && (rc = sdpo_model_dir_require(&md, "vae", "AutoencoderKL", &vc))) ||
         (rc = sdpo_model_dir_require(&md, "scheduler", NULL, &sc)) ||
-        (rc = load_schedule(sc, &p->schedule)) ||
+        (rc = sc->config_path ? sdpo_ddim_schedule_load(sc->config_path, &p->schedule)
+                              : sdpo_fail(SDPO_ERR_IO, "%s: no scheduler config", sc->dir)) ||
         (rc = sdpo_unet_config_load(uc->config_path, &ucfg)))
         goto done;
     sdpo_unet_options opt = sdpo_unet_options_default();

@@ -50,6 +50,13 @@ typedef struct {
 
 sdpo_status sdpo_policy_unet_create(const sdpo_unet_policy_config *c, sdpo_policy **out);
 
+/* DDIMScheduler.from_config of the scheduler config at `path` (diffusers' defaults for absent
+ * keys) into s, initialised (core/schedule.h). Values the DDIM policy does not implement —
+ * clip_sample, thresholding, rescale_betas_zero_snr, trained_betas, other beta schedules,
+ * spacings or prediction types — fail naming the file and key (the official code needs none).
+ * Also what `sdpo pretrain-micro` trains against, so a model it trains can be sampled. */
+sdpo_status sdpo_ddim_schedule_load(const char *path, sdpo_schedule *s);
+
 /* Loads a LoRA file (diffusers/peft or SDPO's save_attn_procs names; models/unet.h
  * sdpo_unet_lora_load) into the LoRA of a policy made by sdpo_policy_unet_create, whose
  * lora_rank must match the file's (sdpo_unet_lora_probe gives it); alpha comes from the file.
