@@ -50,6 +50,10 @@ static void help(void) {
         "  --batch B          images per optimizer step (default 64)\n"
         "  --lr X             AdamW learning rate (default 3e-4), reached by a linear warm-up\n"
         "  --warmup K         warm-up steps (default 20; 0: none)\n"
+        "  --anneal-steps K   anneal: the K steps from where this sitting starts use lr scaled\n"
+        "                     linearly down to 1/(K+1), and the run ends after them (a limit\n"
+        "                     like --images). Recorded in every later checkpoint: resume an\n"
+        "                     annealing run without it (with --images or --minutes) to finish it\n"
         "  --weight-decay X   AdamW decoupled weight decay (default 0.01, torch's)\n"
         "  --max-grad-norm X  gradient clipping (default 1.0)\n"
         "  --seed S           world scenes, noise, timesteps and init (default 0)\n"
@@ -192,6 +196,7 @@ int cmd_pretrain_micro(int argc, char **argv) {
         {"save-every", required_argument, 0, 'k'}, {"export", required_argument, 0, 'e'},
         {"sample-grid", required_argument, 0, 'G'}, {"prompts", required_argument, 0, 'p'},
         {"prune-tokenizer", required_argument, 0, 'P'}, {"scenes", required_argument, 0, 'S'},
+        {"anneal-steps", required_argument, 0, 'A'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = argv[0], *export_dir = NULL, *grid = NULL, *prune = NULL;
@@ -232,6 +237,12 @@ int cmd_pretrain_micro(int argc, char **argv) {
             if (!parse_ll(optarg, 0, 1 << 30, &v))
                 return cli_usage_error(cmd, "--warmup: expected an integer >= 0, got '%s'", optarg);
             c.warmup_steps = (int)v;
+            break;
+        case 'A':
+            if (!parse_ll(optarg, 1, 100000000, &v))
+                return cli_usage_error(cmd, "--anneal-steps: expected 1..1e8, got '%s'", optarg);
+            c.anneal_steps = (int)v;
+            have_limit = 1;
             break;
         case 'W':
             if (!parse_double(optarg, &d) || !(d >= 0))
@@ -284,12 +295,13 @@ int cmd_pretrain_micro(int argc, char **argv) {
     snprintf(model, sizeof model, "%s/model", c.out_dir);
     if (export_dir) {
         if (have_limit || c.resume)
-            return cli_usage_error(cmd, "--export does not train: no --images, --minutes or --resume");
+            return cli_usage_error(cmd, "--export does not train: no --images, --minutes, "
+                                   "--anneal-steps or --resume");
         if (sdpo_pretrain_export(c.out_dir, export_dir) != SDPO_OK) return cli_report_error();
         printf("pretrain-micro: exported %s to %s\n", model, export_dir);
         return grid ? sample_grid(export_dir, prompts, grid, c.threads) : SDPO_EXIT_OK;
     }
-    if (!have_limit) return cli_usage_error(cmd, "--images or --minutes is required");
+    if (!have_limit) return cli_usage_error(cmd, "--images, --minutes or --anneal-steps is required");
 
     char command[4096];
     join_command(argc, argv, command, sizeof command);

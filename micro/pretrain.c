@@ -188,6 +188,7 @@ typedef struct {
     uint64_t hash;
     double flops;
     FILE *log;
+    int anneal_start, anneal_steps; /* the lr anneal (pretrain.h); anneal_steps 0: none */
 } pretrain;
 
 static void pretrain_free(pretrain *P) {
@@ -491,9 +492,11 @@ static sdpo_status train_step(pretrain *P, int step, double *loss_out, float *gn
         return sdpo_fail(SDPO_ERR_NONFINITE, "pretrain: step %d: the loss (%g) or gradient norm "
                          "(%g) is not finite; the newest checkpoint holds the last good state",
                          step + 1, loss, (double)gnorm);
-    const double lr = P->c.warmup_steps > 0 && step < P->c.warmup_steps
-                          ? P->c.lr * (double)(step + 1) / (double)P->c.warmup_steps
-                          : P->c.lr;
+    double lr = P->c.warmup_steps > 0 && step < P->c.warmup_steps
+                    ? P->c.lr * (double)(step + 1) / (double)P->c.warmup_steps
+                    : P->c.lr;
+    if (P->anneal_steps > 0 && step >= P->anneal_start)
+        lr *= (double)(P->anneal_start + P->anneal_steps - step) / (double)(P->anneal_steps + 1);
     P->opt.cfg.lr = lr;
     nn_adamw_step_params(&P->ctx, &P->opt, prm);
     *loss_out = loss;
@@ -506,6 +509,7 @@ static sdpo_status train_step(pretrain *P, int step, double *loss_out, float *gn
 
 typedef struct {
     double wall_s;
+    int anneal_start, anneal_steps;     /* anneal_steps 0: none */
 } ckpt_extra;
 
 static sdpo_status write_extra(void *user, const char *dir) {
@@ -515,20 +519,41 @@ static sdpo_status write_extra(void *user, const char *dir) {
     sdpo_atomic_file f;
     sdpo_status st = sdpo_atomic_open(&f, path);
     if (st != SDPO_OK) return st;
-    fprintf(f.fp, "{\n  \"wall_s\": %.17g\n}\n", e->wall_s);
+    fprintf(f.fp, "{\n  \"wall_s\": %.17g", e->wall_s);
+    if (e->anneal_steps > 0)
+        fprintf(f.fp, ",\n  \"anneal_start\": %d,\n  \"anneal_steps\": %d", e->anneal_start,
+                e->anneal_steps);
+    fprintf(f.fp, "\n}\n");
     return sdpo_atomic_commit(&f);
 }
 
-static sdpo_status read_extra(const char *dir, double *wall_s) {
+/* pretrain.json of a checkpoint; the anneal fields are absent before an anneal began. */
+static sdpo_status read_extra(const char *dir, ckpt_extra *e) {
     char path[PATH_MAX];
     pathf(path, sizeof path, "%s/pretrain.json", dir);
     json_error_t err;
     json_t *o = json_load_file(path, 0, &err);
     json_t *w = o ? json_object_get(o, "wall_s") : NULL;
-    const int ok = json_is_number(w);
-    if (ok) *wall_s = json_number_value(w);
+    json_t *a0 = o ? json_object_get(o, "anneal_start") : NULL;
+    json_t *k = o ? json_object_get(o, "anneal_steps") : NULL;
+    sdpo_status st = SDPO_OK;
+    memset(e, 0, sizeof *e);
+    if (!json_is_number(w))
+        st = sdpo_fail(SDPO_ERR_FORMAT, "%s: field 'wall_s' is missing", path);
+    else if (!a0 != !k || (k && (!json_is_integer(a0) || !json_is_integer(k) ||
+                                 json_integer_value(a0) < 0 || json_integer_value(k) < 1 ||
+                                 json_integer_value(k) > INT_MAX - json_integer_value(a0))))
+        st = sdpo_fail(SDPO_ERR_FORMAT, "%s: fields 'anneal_start' and 'anneal_steps' must be "
+                       "given together, as integers >= 0 and >= 1", path);
+    if (st == SDPO_OK) {
+        e->wall_s = json_number_value(w);
+        if (k) {
+            e->anneal_start = (int)json_integer_value(a0);
+            e->anneal_steps = (int)json_integer_value(k);
+        }
+    }
     json_decref(o);
-    return ok ? SDPO_OK : sdpo_fail(SDPO_ERR_FORMAT, "%s: field 'wall_s' is missing", path);
+    return st;
 }
 
 static sdpo_status save_checkpoint(pretrain *P, int step, long long images, double wall_s) {
@@ -538,7 +563,7 @@ static sdpo_status save_checkpoint(pretrain *P, int step, long long images, doub
     cs.samples_seen = images;
     cs.config_hash = P->hash;
     for (int s = 1; s < SDPO_STREAM_COUNT; s++) sdpo_rng_init(&cs.rng[s], P->c.seed, (uint32_t)s);
-    ckpt_extra extra = {wall_s};
+    ckpt_extra extra = {wall_s, P->anneal_start, P->anneal_steps};
     char written[PATH_MAX], path[PATH_MAX];
     if (P->log) {
         fflush(P->log);
@@ -564,6 +589,8 @@ static sdpo_status check_config(const sdpo_pretrain_config *c) {
                          "images %lld, minutes %g: need batch, threads >= 1 and the rest >= 0",
                          c->batch, c->threads, c->warmup_steps, c->save_every, c->max_images,
                          c->max_minutes);
+    if (c->anneal_steps < 0 || c->anneal_steps > 100000000)
+        return sdpo_fail(SDPO_ERR_ARG, "pretrain: anneal steps %d outside [0, 1e8]", c->anneal_steps);
     if (!(c->lr > 0) || !(c->weight_decay >= 0) || !(c->max_grad_norm > 0))
         return sdpo_fail(SDPO_ERR_ARG, "pretrain: lr %g, weight decay %g, max grad norm %g: need "
                          "lr > 0, weight decay >= 0, max grad norm > 0", c->lr, c->weight_decay,
@@ -601,6 +628,7 @@ static sdpo_status start(pretrain *P, int *step, long long *images, double *wall
         *wall_s = 0;
         pathf(path, sizeof path, "%s/" TEXT_WEIGHTS, P->model);
         if ((st = sdpo_micro_params_save(&P->tparams, path)) || (st = log_create(P))) return st;
+        P->anneal_steps = c->anneal_steps;
     } else {
         sdpo_ckpt_state cs;
         if ((st = check_resume_config(P, ckpt)) || (st = sdpo_checkpoint_read_state(ckpt, &cs)))
@@ -608,11 +636,19 @@ static sdpo_status start(pretrain *P, int *step, long long *images, double *wall
         if (cs.config_hash != P->hash)
             return sdpo_fail(SDPO_ERR_FORMAT, "%s: the run's settings hash differs from this "
                              "resume's", ckpt);
+        ckpt_extra extra;
         if ((st = sdpo_checkpoint_read_params(ckpt, &P->unet.params, &P->opt)) ||
-            (st = read_extra(ckpt, wall_s)))
+            (st = read_extra(ckpt, &extra)))
             return st;
+        *wall_s = extra.wall_s;
         *step = cs.epoch;
         *images = cs.samples_seen;
+        if (extra.anneal_steps > 0 && c->anneal_steps > 0)
+            return sdpo_fail(SDPO_ERR_ARG, "%s: the run is annealing already (from step %d over "
+                             "%d steps); resume without --anneal-steps to finish it", ckpt,
+                             extra.anneal_start, extra.anneal_steps);
+        P->anneal_start = extra.anneal_steps > 0 ? extra.anneal_start : *step;
+        P->anneal_steps = extra.anneal_steps > 0 ? extra.anneal_steps : c->anneal_steps;
         pathf(note, sizeof note, "resumed at step %d: %s (git_commit %s, threads %d)", *step,
                  c->command ? c->command : "(library call)", commit, c->threads);
         if ((st = log_truncate(P->log_path, *step, note))) return st;
@@ -639,6 +675,7 @@ sdpo_status sdpo_pretrain_run(const sdpo_pretrain_config *c, sdpo_pretrain_resul
     st = start(&P, &step, &images, &wall0);
     saved = step;
     const long long images0 = images;
+    const int step0 = step;
     res->flops_per_forward = P.flops;
     res->unet_params = P.unet_ready ? (long long)sdpo_unet_param_count(&P.unet) : 0;
     long long sitting_images = 0;
@@ -646,7 +683,8 @@ sdpo_status sdpo_pretrain_run(const sdpo_pretrain_config *c, sdpo_pretrain_resul
         if (st != SDPO_OK) break;
         const double sitting = now_s() - t0;
         if ((c->stop && *c->stop) || (c->max_images > 0 && images >= c->max_images) ||
-            (c->max_minutes > 0 && sitting >= 60.0 * c->max_minutes))
+            (c->max_minutes > 0 && sitting >= 60.0 * c->max_minutes) ||
+            (P.anneal_steps > 0 && step >= P.anneal_start + P.anneal_steps))
             break;
         float gnorm = 0.0f;
         double lr = 0.0;
@@ -669,6 +707,10 @@ sdpo_status sdpo_pretrain_run(const sdpo_pretrain_config *c, sdpo_pretrain_resul
                 pr.fraction = (double)(images - images0) / (double)(c->max_images - images0);
             if (c->max_minutes > 0 && now / (60.0 * c->max_minutes) > pr.fraction)
                 pr.fraction = now / (60.0 * c->max_minutes);
+            const int end = P.anneal_start + P.anneal_steps;
+            if (P.anneal_steps > 0 && end > step0 &&
+                (double)(step - step0) / (end - step0) > pr.fraction)
+                pr.fraction = (double)(step - step0) / (end - step0);
             c->progress(&pr, c->progress_user);
         }
     }

@@ -17,7 +17,11 @@
  *   loss        = mean over the batch and all D elements of (UNet(x_t, t, text(caption)) −
  *                 target)²  (F.mse_loss, reduction "mean")
  * then clip_grad_norm_(max_grad_norm) and AdamW (nn/optim.h) with a linear lr warm-up over the
- * first warmup_steps steps (lr·(step + 1)/warmup_steps), constant afterwards. The text
+ * first warmup_steps steps (lr·(step + 1)/warmup_steps), constant afterwards — until a sitting
+ * asks for an anneal of K steps: from the step a0 it starts at, step s ∈ [a0, a0 + K) uses
+ * lr·(a0 + K − s)/(K + 1) (linear to nearly 0; constant-lr diffusion weights are noisy, and
+ * annealing is the cheap substitute for an EMA of them), and the run ends at a0 + K. The anneal
+ * is part of the run (stored in every later checkpoint), so a resume continues it. The text
  * encoder is frozen, so the caption states are recomputed per batch without gradients.
  *
  * A run directory OUT holds
@@ -27,13 +31,14 @@
  *                         (so OUT/model loads through sdpo_policy_unet_create mid-run)
  *   checkpoints/epoch-NNNNNN/  trainers/checkpoint.h directories ("epoch" = optimizer step):
  *                         every parameter, the AdamW moments and step, the run settings
- *                         (config.json, hashed) and pretrain.json (training seconds so far)
+ *                         (config.json, hashed) and pretrain.json (training seconds so far;
+ *                         anneal_start and anneal_steps once an anneal began)
  *   pretrain_log.csv      '#' metadata (seed, command, git commit, model size, FLOPs), then
  *                         step,images,loss,grad_norm,lr,wall_s — one row per optimizer step;
  *                         wall_s (training seconds over all sittings) last, so determinism
  *                         checks can mask it.
- * A run stops when images ≥ max_images, this sitting has run max_minutes, or *stop is set (a
- * signal); it then checkpoints. --resume continues from the newest checkpoint bit for bit: the
+ * A run stops when images ≥ max_images, this sitting has run max_minutes, its anneal is
+ * complete, or *stop is set (a signal); it then checkpoints. --resume continues from the newest checkpoint bit for bit: the
  * data, noise and timesteps of a step depend only on its index, and the checkpoint holds
  * everything else (at the same thread count: GEMM blocking makes bits depend on it). */
 #ifndef SDPO_MICRO_PRETRAIN_H
@@ -74,6 +79,8 @@ typedef struct {
     long long max_images;       /* stop once this many images are seen (0: no limit) */
     double max_minutes;         /* stop after this sitting has trained this long (0: no limit) */
     int save_every;             /* checkpoint every K steps (0: only when stopping) */
+    int anneal_steps;           /* > 0: anneal the lr over the K steps from this sitting's start
+                                   (see above); refused when the run has an anneal already */
     int resume;                 /* continue from the newest checkpoint of out_dir */
     int threads;
     const char *command;        /* recorded in the log metadata */

@@ -443,6 +443,81 @@ START_TEST(test_resume_equals_uninterrupted) {
 }
 END_TEST
 
+/* The lr column of step `step`'s log row. */
+static double log_lr(const char *run, int step) {
+    char *rows = log_rows(run);
+    double lr = -1;
+    for (char *line = strtok(rows, "\n"); line; line = strtok(NULL, "\n")) {
+        int s;
+        long long im;
+        double loss, gn, l;
+        if (sscanf(line, "%d,%lld,%lf,%lf,%lf", &s, &im, &loss, &gn, &l) == 5 && s == step) lr = l;
+    }
+    free(rows);
+    ck_assert_msg(lr >= 0, "%s: no log row of step %d", run, step);
+    return lr;
+}
+
+/* An anneal of K = 3 steps asked for by a resume at step 2: steps 3, 4, 5 use lr·3/4, 2/4, 1/4
+ * and the run ends at 5 whatever its other limits; a second anneal is refused while one is
+ * recorded; a later resume trains no further. Stopped inside the anneal (after step 4) and
+ * resumed without the option, it finishes the same anneal: the same checkpoint and log rows. */
+START_TEST(test_anneal) {
+    char root[] = "/tmp/sdpo_pretrain_XXXXXX", model[256], a[256], b[256];
+    ck_assert(mkdtemp(root) != NULL);
+    snprintf(model, sizeof model, "%s/model", root);
+    snprintf(a, sizeof a, "%s/a", root);
+    snprintf(b, sizeof b, "%s/b", root);
+    make_tiny_model(model);
+    sdpo_world *w = open_world();
+    sdpo_pretrain_result r;
+    for (int k = 0; k < 2; k++) {
+        sdpo_pretrain_config c = tiny_config(model, k ? b : a, w);
+        c.max_images = 2 * BATCH;
+        run_ok(&c, &r);
+        ck_assert_int_eq(r.step, 2);
+        c.resume = 1;
+        c.anneal_steps = 3;
+        c.max_images = 100 * BATCH;
+        volatile sig_atomic_t flag = 0;
+        stopper s = {&flag, 4};
+        if (k) {
+            c.stop = &flag;
+            c.progress = stop_at;
+            c.progress_user = &s;
+        }
+        run_ok(&c, &r);
+        ck_assert_int_eq(r.step, k ? 4 : 5);
+        if (k) {
+            c.stop = NULL;
+            c.anneal_steps = 0;
+            run_ok(&c, &r);
+            ck_assert_int_eq(r.step, 5);
+        }
+    }
+    same_checkpoint(a, b, 5);
+    char *ra = log_rows(a), *rb = log_rows(b);
+    ck_assert_str_eq(ra, rb);
+    free(ra), free(rb);
+    const double lr = tiny_config(model, a, w).lr;
+    ck_assert_double_eq_tol(log_lr(a, 2), lr, 1e-15);
+    for (int s = 3; s <= 5; s++)
+        ck_assert_double_eq_tol(log_lr(a, s), lr * (6 - s) / 4.0, 1e-15);
+
+    sdpo_pretrain_config c = tiny_config(model, a, w);
+    c.resume = 1;
+    c.max_images = 100 * BATCH;
+    c.anneal_steps = 2;
+    ck_assert_int_eq(sdpo_pretrain_run(&c, &r), SDPO_ERR_ARG);
+    ck_assert_msg(strstr(sdpo_last_error(), "annealing already (from step 2 over 3 steps)"), "%s",
+                  sdpo_last_error());
+    c.anneal_steps = 0;
+    run_ok(&c, &r);
+    ck_assert_int_eq(r.step, 5);
+    sdpo_remove_tree(root);
+}
+END_TEST
+
 /* Always the same 4 scenes (index mod 4 of world seed 0): the loss must fall when the model
  * can memorise them. Paired comparison: a run with lr 1e-9 (no learning) sees the very same
  * scenes, timesteps and noise at every step (they depend on the step index only), so the
@@ -625,6 +700,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_pruned_tokenizer_matches_full);
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_resume_equals_uninterrupted);
+    tcase_add_test(tc, test_anneal);
     tcase_add_test(tc, test_loss_decreases_on_fixed_batch);
     tcase_add_test(tc, test_export_loads_as_pixel_policy);
     suite_add_tcase(s, tc);
