@@ -1,7 +1,6 @@
 /* micro/pretrain.c — pretraining, export and sample grids of the micro model (pretrain.h). */
 #include "micro/pretrain.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -102,24 +101,6 @@ static sdpo_status copy_file(const char *from, const char *to, int optional) {
         return sdpo_fail(SDPO_ERR_IO, "%s: read error", from);
     }
     return sdpo_atomic_commit(&f);
-}
-
-/* Removes a tree this module created (temporary or replaced folders). */
-static void rm_tree(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        for (struct dirent *e; d && (e = readdir(d));) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[PATH_MAX];
-            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub) rm_tree(sub);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 static int file_exists(const char *path) {
@@ -386,11 +367,12 @@ static sdpo_status log_create(pretrain *P) {
 }
 
 /* Keeps the '#' lines, the header and the complete rows of steps ≤ last_step; appends note. */
-static sdpo_status log_truncate(const char *path, int last_step, const char *note) {
+static sdpo_status log_copy_upto(const char *path, const char *out, int last_step,
+                                 const char *note) {
     FILE *in = fopen(path, "r");
     if (!in) return sdpo_fail(SDPO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     sdpo_atomic_file f;
-    sdpo_status st = sdpo_atomic_open(&f, path);
+    sdpo_status st = sdpo_atomic_open(&f, out);
     if (st != SDPO_OK) {
         fclose(in);
         return st;
@@ -416,8 +398,12 @@ static sdpo_status log_truncate(const char *path, int last_step, const char *not
         sdpo_atomic_abort(&f);
         return sdpo_fail(SDPO_ERR_FORMAT, "%s: no column header", path);
     }
-    fprintf(f.fp, "# %s\n", note);
+    if (note) fprintf(f.fp, "# %s\n", note);
     return sdpo_atomic_commit(&f);
+}
+
+static sdpo_status log_truncate(const char *path, int last_step, const char *note) {
+    return log_copy_upto(path, path, last_step, note);
 }
 
 /* ---- one optimizer step ----------------------------------------------------------------- */
@@ -848,7 +834,7 @@ sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest) {
                          "checkpointed yet)", from);
     pathf(tmp, sizeof tmp, "%s.tmp-%ld", dest, (long)getpid());
     pathf(old, sizeof old, "%s.old-%ld", dest, (long)getpid());
-    rm_tree(tmp);
+    (void)sdpo_remove_tree(tmp);
     sdpo_status st = copy_model_files(model, tmp);
     static const char *const weights[] = {UNET_WEIGHTS, TEXT_WEIGHTS};
     for (int i = 0; st == SDPO_OK && i < 2; i++) {
@@ -856,9 +842,15 @@ sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest) {
         pathf(to, sizeof to, "%s/%s", tmp, weights[i]);
         st = copy_file(from, to, 0);
     }
+    /* the log up to the newest checkpoint, whose weights RUN/model holds (a running sitting
+     * has logged steps past it) */
+    char ckpt[PATH_MAX];
+    sdpo_ckpt_state cs;
+    if (st == SDPO_OK && (st = sdpo_checkpoint_latest(run_dir, ckpt, sizeof ckpt)) == SDPO_OK)
+        st = sdpo_checkpoint_read_state(ckpt, &cs);
     pathf(from, sizeof from, "%s/" LOG_NAME, run_dir);
     pathf(to, sizeof to, "%s/" LOG_NAME, tmp);
-    if (st == SDPO_OK) st = copy_file(from, to, 0);
+    if (st == SDPO_OK) st = log_copy_upto(from, to, cs.epoch, NULL);
     if (st == SDPO_OK) st = write_readme(tmp, to);
     if (st == SDPO_OK) {
         struct stat sb;
@@ -869,10 +861,10 @@ sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest) {
             st = sdpo_fail(SDPO_ERR_IO, "%s: cannot rename into place: %s", dest, strerror(errno));
             if (had) rename(old, dest);
         } else if (had) {
-            rm_tree(old);
+            (void)sdpo_remove_tree(old);
         }
     }
-    if (st != SDPO_OK) rm_tree(tmp);
+    if (st != SDPO_OK) (void)sdpo_remove_tree(tmp);
     return st;
 }
 

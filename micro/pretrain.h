@@ -123,9 +123,10 @@ double sdpo_pretrain_mse(size_t n, const float *out, const float *target, float 
  * run's (SDPO_ERR_ARG naming the setting). Errors name the file or setting at fault. */
 sdpo_status sdpo_pretrain_run(const sdpo_pretrain_config *c, sdpo_pretrain_result *res);
 
-/* Copies OUT/model (which must hold trained UNet weights) and OUT/pretrain_log.csv into the
- * diffusers folder dest, with a generated README.md (architecture, parameters, FLOPs per
- * forward, training summary, the commands from the log). dest is replaced as a whole: written
+/* Copies OUT/model (which must hold trained UNet weights) and OUT/pretrain_log.csv up to the
+ * newest checkpoint's step (that of OUT/model's weights; a running sitting logs past it) into
+ * the diffusers folder dest, with a generated README.md (architecture, parameters, FLOPs per
+ * forward, training summary at that step, the commands from the log). dest is replaced as a whole: written
  * beside it as a temporary folder, then renamed into place. */
 sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest);
 

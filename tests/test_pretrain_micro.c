@@ -601,6 +601,12 @@ START_TEST(test_export_loads_as_pixel_policy) {
     c.max_images = 2 * BATCH;
     sdpo_pretrain_result r;
     run_ok(&c, &r);
+    /* a step logged after the newest checkpoint (a sitting still running) is not exported */
+    snprintf(path, sizeof path, "%s/pretrain_log.csv", a);
+    FILE *lf = fopen(path, "a");
+    ck_assert(lf != NULL);
+    fprintf(lf, "3,%d,0.5,1,0.001,9.9\n", 3 * BATCH);
+    fclose(lf);
     /* exported twice: the second replaces the first as a whole */
     ck_assert_msg(sdpo_pretrain_export(a, dest) == SDPO_OK, "%s", sdpo_last_error());
     snprintf(path, sizeof path, "%s/stale.txt", dest);
@@ -614,7 +620,12 @@ START_TEST(test_export_loads_as_pixel_policy) {
     snprintf(path, sizeof path, "%s/README.md", dest);
     char *readme = read_all(path, NULL);
     ck_assert_msg(strstr(readme, "GFLOP per 32×32 sample") != NULL, "%s", readme);
+    ck_assert_msg(strstr(readme, "| 2 optimizer steps, ") != NULL, "%s", readme);
     free(readme);
+    char *rows = log_rows(dest);
+    ck_assert_msg(strstr(rows, "\n3,") == NULL && strncmp(rows, "3,", 2), "%s", rows);
+    ck_assert_msg(strstr(rows, "2,") != NULL, "%s", rows);
+    free(rows);
 
     const char *prompts[] = {"cat", "a photo of a dog"};
     const sdpo_unet_policy_config pc = {dest, 0, 0, 0, 2, prompts, 2, 2, 1, 0};
