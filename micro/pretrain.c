@@ -223,6 +223,23 @@ static sdpo_status make_config_json(pretrain *P) {
     return SDPO_OK;
 }
 
+/* Copies the checkpoint an anneal starts from to OUT/pre-anneal/ (outside checkpoints/, so
+ * rotation never deletes it): the constant-lr state a later run can branch from. */
+static sdpo_status keep_pre_anneal(const pretrain *P, const char *ckpt) {
+    static const char *const files[] = {"weights.safetensors", "optimizer.safetensors",
+                                        "state.json", "config.json", "pretrain.json"};
+    const char *name = strrchr(ckpt, '/');
+    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    pathf(dir, sizeof dir, "%s/pre-anneal/%s", P->c.out_dir, name ? name + 1 : ckpt);
+    sdpo_status st = sdpo_mkdir_p(dir);
+    for (size_t i = 0; st == SDPO_OK && i < sizeof files / sizeof files[0]; i++) {
+        pathf(from, sizeof from, "%s/%s", ckpt, files[i]);
+        pathf(to, sizeof to, "%s/%s", dir, files[i]);
+        st = copy_file(from, to, 0);
+    }
+    return st;
+}
+
 /* A resumed run must have the settings it was started with: names the first that differs. */
 static sdpo_status check_resume_config(const pretrain *P, const char *ckpt) {
     char path[PATH_MAX];
@@ -635,6 +652,8 @@ static sdpo_status start(pretrain *P, int *step, long long *images, double *wall
                              extra.anneal_start, extra.anneal_steps);
         P->anneal_start = extra.anneal_steps > 0 ? extra.anneal_start : *step;
         P->anneal_steps = extra.anneal_steps > 0 ? extra.anneal_steps : c->anneal_steps;
+        if (extra.anneal_steps == 0 && c->anneal_steps > 0 && (st = keep_pre_anneal(P, ckpt)))
+            return st;
         pathf(note, sizeof note, "resumed at step %d: %s (git_commit %s, threads %d)", *step,
                  c->command ? c->command : "(library call)", commit, c->threads);
         if ((st = log_truncate(P->log_path, *step, note))) return st;

@@ -33,6 +33,9 @@
  *                         every parameter, the AdamW moments and step, the run settings
  *                         (config.json, hashed) and pretrain.json (training seconds so far;
  *                         anneal_start and anneal_steps once an anneal began)
+ *   pre-anneal/epoch-NNNNNN/  a copy of the checkpoint an anneal started from (never rotated):
+ *                         the constant-lr state to branch from (copy the run, put it back
+ *                         under checkpoints/, truncate the log to its step, --resume)
  *   pretrain_log.csv      '#' metadata (seed, command, git commit, model size, FLOPs), then
  *                         step,images,loss,grad_norm,lr,wall_s — one row per optimizer step;
  *                         wall_s (training seconds over all sittings) last, so determinism

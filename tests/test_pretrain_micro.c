@@ -499,6 +499,14 @@ START_TEST(test_anneal) {
     char *ra = log_rows(a), *rb = log_rows(b);
     ck_assert_str_eq(ra, rb);
     free(ra), free(rb);
+    /* the checkpoint the anneal started from is kept outside the rotation */
+    char kept[512], orig[512];
+    snprintf(kept, sizeof kept, "%s/pre-anneal/epoch-000002/weights.safetensors", a);
+    snprintf(orig, sizeof orig, "%s/pre-anneal/epoch-000002/optimizer.safetensors", b);
+    ck_assert_int_eq(access(kept, F_OK), 0);
+    ck_assert_int_eq(access(orig, F_OK), 0);
+    snprintf(orig, sizeof orig, "%s/checkpoints/epoch-000002/weights.safetensors", a);
+    same_bytes(kept, orig);
     const double lr = tiny_config(model, a, w).lr;
     ck_assert_double_eq_tol(log_lr(a, 2), lr, 1e-15);
     for (int s = 3; s <= 5; s++)
