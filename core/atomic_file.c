@@ -98,3 +98,28 @@ void sdpo_atomic_abort(sdpo_atomic_file *f) {
     f->fp = NULL;
     unlink(f->tmp_path);
 }
+
+sdpo_status sdpo_copy_file(const char *from, const char *to, int optional) {
+    FILE *in = fopen(from, "rb");
+    if (!in) {
+        if (optional && errno == ENOENT) return SDPO_OK;
+        return sdpo_fail(SDPO_ERR_IO, "%s: cannot open: %s", from, strerror(errno));
+    }
+    sdpo_atomic_file f;
+    sdpo_status st = sdpo_atomic_open(&f, to);
+    if (st != SDPO_OK) {
+        fclose(in);
+        return st;
+    }
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, f.fp);
+    const int bad = ferror(in);
+    fclose(in);
+    if (bad) {
+        sdpo_atomic_abort(&f);
+        return sdpo_fail(SDPO_ERR_IO, "%s: read error", from);
+    }
+    return sdpo_atomic_commit(&f);
+}
+

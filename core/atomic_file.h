@@ -32,4 +32,8 @@ sdpo_status sdpo_mkdir_p(const char *dir);
  * removed, never followed). A missing path is not an error. */
 sdpo_status sdpo_remove_tree(const char *path);
 
+/* Copies `from` to `to` through a temporary file and a rename; with `optional`, a missing
+ * source is not an error (nothing is written). Errors name the file. */
+sdpo_status sdpo_copy_file(const char *from, const char *to, int optional);
+
 #endif

@@ -78,31 +78,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Copies a file through a temp file + rename; a missing optional source is not an error. */
-static sdpo_status copy_file(const char *from, const char *to, int optional) {
-    FILE *in = fopen(from, "rb");
-    if (!in) {
-        if (optional && errno == ENOENT) return SDPO_OK;
-        return sdpo_fail(SDPO_ERR_IO, "%s: cannot open: %s", from, strerror(errno));
-    }
-    sdpo_atomic_file f;
-    sdpo_status st = sdpo_atomic_open(&f, to);
-    if (st != SDPO_OK) {
-        fclose(in);
-        return st;
-    }
-    char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, f.fp);
-    const int bad = ferror(in);
-    fclose(in);
-    if (bad) {
-        sdpo_atomic_abort(&f);
-        return sdpo_fail(SDPO_ERR_IO, "%s: read error", from);
-    }
-    return sdpo_atomic_commit(&f);
-}
-
 static int file_exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -136,7 +111,7 @@ static sdpo_status copy_model_files(const char *src, const char *dst) {
         char from[PATH_MAX], to[PATH_MAX];
         pathf(from, sizeof from, "%s/%s", src, MODEL_FILES[i]);
         pathf(to, sizeof to, "%s/%s", dst, MODEL_FILES[i]);
-        st = copy_file(from, to, i == N_MODEL_FILES - 1);
+        st = sdpo_copy_file(from, to, i == N_MODEL_FILES - 1);
     }
     return st;
 }
@@ -235,7 +210,7 @@ static sdpo_status keep_pre_anneal(const pretrain *P, const char *ckpt) {
     for (size_t i = 0; st == SDPO_OK && i < sizeof files / sizeof files[0]; i++) {
         pathf(from, sizeof from, "%s/%s", ckpt, files[i]);
         pathf(to, sizeof to, "%s/%s", dir, files[i]);
-        st = copy_file(from, to, 0);
+        st = sdpo_copy_file(from, to, 0);
     }
     return st;
 }
@@ -859,7 +834,7 @@ sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest) {
     for (int i = 0; st == SDPO_OK && i < 2; i++) {
         pathf(from, sizeof from, "%s/%s", model, weights[i]);
         pathf(to, sizeof to, "%s/%s", tmp, weights[i]);
-        st = copy_file(from, to, 0);
+        st = sdpo_copy_file(from, to, 0);
     }
     /* the log up to the newest checkpoint, whose weights RUN/model holds (a running sitting
      * has logged steps past it) */

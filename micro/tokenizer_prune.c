@@ -187,30 +187,6 @@ static int replay_bpe(const merge_list *ml, char **sym, int n, unsigned char *us
 
 /* ---- files ------------------------------------------------------------------------------- */
 
-static sdpo_status copy_file(const char *from, const char *to, int optional) {
-    FILE *in = fopen(from, "rb");
-    if (!in) {
-        if (optional && errno == ENOENT) return SDPO_OK;
-        return sdpo_fail(SDPO_ERR_IO, "%s: cannot open: %s", from, strerror(errno));
-    }
-    sdpo_atomic_file f;
-    sdpo_status st = sdpo_atomic_open(&f, to);
-    if (st != SDPO_OK) {
-        fclose(in);
-        return st;
-    }
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, f.fp);
-    int bad = ferror(in);
-    fclose(in);
-    if (bad) {
-        sdpo_atomic_abort(&f);
-        return sdpo_fail(SDPO_ERR_IO, "%s: read error", from);
-    }
-    return sdpo_atomic_commit(&f);
-}
-
 static sdpo_status write_outputs(const char *full_dir, const char *out_dir,
                                  const sdpo_clip_tokenizer *t, const unsigned char *keep_id,
                                  const merge_list *ml, const unsigned char *used) {
@@ -242,10 +218,10 @@ static sdpo_status write_outputs(const char *full_dir, const char *out_dir,
     }
     snprintf(from, sizeof from, "%s/tokenizer_config.json", full_dir);
     snprintf(path, sizeof path, "%s/tokenizer_config.json", out_dir);
-    if (st == SDPO_OK) st = copy_file(from, path, 0);
+    if (st == SDPO_OK) st = sdpo_copy_file(from, path, 0);
     snprintf(from, sizeof from, "%s/special_tokens_map.json", full_dir);
     snprintf(path, sizeof path, "%s/special_tokens_map.json", out_dir);
-    if (st == SDPO_OK) st = copy_file(from, path, 1);
+    if (st == SDPO_OK) st = sdpo_copy_file(from, path, 1);
     return st;
 }
 
