@@ -45,6 +45,15 @@ static void help(void) {
         "                     RUN/pretrain_log.csv ('#' metadata, then step,images,loss,\n"
         "                     grad_norm,lr,wall_s per optimizer step)\n"
         "  --model DIR        configs + tokenizer to train (fresh runs; default data/micro/model)\n"
+        "  --init-from DIR    fresh runs: train DIR's configs + tokenizer starting from its\n"
+        "                     trained UNet and text-encoder weights (e.g. data/micro/model) instead\n"
+        "                     of the init; the run records their hash and keeps DIR's\n"
+        "                     pretrain_log.csv as RUN/init_pretrain_log.csv (export ships it).\n"
+        "                     Use a new --seed to see scenes the weights have not seen\n"
+        "  --mix K=W,...      relative frequency of the scene kinds (single, color, count,\n"
+        "                     composition, location; kinds not named weigh 0), e.g.\n"
+        "                     single=0.8,color=0.05,count=0.05,composition=0.05,location=0.05;\n"
+        "                     default the world's mix (single 0.5, the others 0.125 each)\n"
         "  --images N         stop once N images have been seen (over all sittings)\n"
         "  --minutes M        stop after M minutes of training in this sitting\n"
         "  --batch B          images per optimizer step (default 64)\n"
@@ -98,6 +107,26 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *out) {
     if (end == s || *end || errno || v < lo || v > hi) return 0;
     *out = v;
     return 1;
+}
+
+/* "single=0.8,color=0.05,...": kinds not named weigh 0. 0 on a malformed list. */
+static int parse_mix(const char *s, sdpo_world_mix *mix) {
+    memset(mix, 0, sizeof *mix);
+    char buf[256];
+    if (strlen(s) >= sizeof buf) return 0;
+    strcpy(buf, s);
+    double total = 0;
+    for (char *save, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        double w;
+        if (!eq) return 0;
+        *eq = '\0';
+        const int k = sdpo_world_kind_parse(item);
+        if (k < 0 || !parse_double(eq + 1, &w) || !(w >= 0)) return 0;
+        mix->weight[k] = (float)w;
+        total += w;
+    }
+    return total > 0;
 }
 
 typedef struct {
@@ -196,7 +225,8 @@ int cmd_pretrain_micro(int argc, char **argv) {
         {"save-every", required_argument, 0, 'k'}, {"export", required_argument, 0, 'e'},
         {"sample-grid", required_argument, 0, 'G'}, {"prompts", required_argument, 0, 'p'},
         {"prune-tokenizer", required_argument, 0, 'P'}, {"scenes", required_argument, 0, 'S'},
-        {"anneal-steps", required_argument, 0, 'A'},
+        {"anneal-steps", required_argument, 0, 'A'}, {"init-from", required_argument, 0, 'I'},
+        {"mix", required_argument, 0, 'X'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = argv[0], *export_dir = NULL, *grid = NULL, *prune = NULL;
@@ -211,6 +241,17 @@ int cmd_pretrain_micro(int argc, char **argv) {
         switch (o) {
         case 'o': c.out_dir = optarg; break;
         case 'm': c.model_dir = optarg; break;
+        case 'I':
+            c.model_dir = optarg;
+            c.init_weights = 1;
+            break;
+        case 'X':
+            if (!parse_mix(optarg, &c.mix))
+                return cli_usage_error(cmd, "--mix: expected KIND=WEIGHT[,KIND=WEIGHT...] with "
+                                       "KIND single, color, count, composition or location and "
+                                       "weights >= 0, not all 0; got '%s'", optarg);
+            c.has_mix = 1;
+            break;
         case 'i':
             if (!parse_ll(optarg, 1, (long long)1 << 50, &v))
                 return cli_usage_error(cmd, "--images: expected a positive integer, got '%s'", optarg);
@@ -286,7 +327,7 @@ int cmd_pretrain_micro(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (prune) {
-        if (c.out_dir || export_dir || grid || have_limit || c.resume)
+        if (c.out_dir || export_dir || grid || have_limit || c.resume || c.init_weights || c.has_mix)
             return cli_usage_error(cmd, "--prune-tokenizer takes only --model and --scenes");
         return prune_tokenizer(prune, c.model_dir, scenes);
     }
@@ -294,14 +335,16 @@ int cmd_pretrain_micro(int argc, char **argv) {
     char model[4096];
     snprintf(model, sizeof model, "%s/model", c.out_dir);
     if (export_dir) {
-        if (have_limit || c.resume)
+        if (have_limit || c.resume || c.init_weights || c.has_mix)
             return cli_usage_error(cmd, "--export does not train: no --images, --minutes, "
-                                   "--anneal-steps or --resume");
+                                   "--anneal-steps, --resume, --init-from or --mix");
         if (sdpo_pretrain_export(c.out_dir, export_dir) != SDPO_OK) return cli_report_error();
         printf("pretrain-micro: exported %s to %s\n", model, export_dir);
         return grid ? sample_grid(export_dir, prompts, grid, c.threads) : SDPO_EXIT_OK;
     }
     if (!have_limit) return cli_usage_error(cmd, "--images, --minutes or --anneal-steps is required");
+    if (c.resume && c.init_weights)
+        return cli_usage_error(cmd, "--init-from starts a run; a resumed run has its weights");
 
     char command[4096];
     join_command(argc, argv, command, sizeof command);

@@ -54,14 +54,10 @@ static void wrap2(sdpo_font *f, const char *text, int max_w, char l1[128], char 
     *cut = 0;
 }
 
-static const char *const KIND_NAMES[SDPO_SCENE_N_KINDS] = {"single", "color", "count",
-                                                           "composition", "location"};
-
 /* Scene kind named s, -1 for "all", -2 for anything else. */
 static int kind_of(const char *s) {
-    for (int k = 0; k < SDPO_SCENE_N_KINDS; k++)
-        if (!strcmp(s, KIND_NAMES[k])) return k;
-    return strcmp(s, "all") ? -2 : -1;
+    const int k = sdpo_world_kind_parse(s);
+    return k >= 0 ? k : strcmp(s, "all") ? -2 : -1;
 }
 
 int cmd_world(int argc, char **argv) {
@@ -131,7 +127,7 @@ int cmd_world(int argc, char **argv) {
     static const uint8_t black[3] = {0, 0, 0}, grey[3] = {110, 110, 110};
     char title[160];
     snprintf(title, sizeof title, "sdpo world  seed %ld  %s", seed,
-             animals ? "the 45 animals" : kind < 0 ? "default mix" : KIND_NAMES[kind]);
+             animals ? "the 45 animals" : kind < 0 ? "default mix" : sdpo_world_kind_name((sdpo_scene_kind)kind));
     sdpo_font_draw(font, img, H, W, GUTTER, 3, title, black);
     sdpo_world_mix one = {{0}};
     if (kind >= 0) one.weight[kind] = 1.f;

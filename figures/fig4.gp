@@ -3,13 +3,14 @@
 # point at epoch 0). Reads fig4_<reward>.csv (method,epoch,reward,steps,mean) by column name.
 # Variables: data, out, series (methods), steps (e.g. '1 2 4 8 16'), rewardname.
 set datafile separator ","
-set terminal pngcairo size 1800,450 noenhanced font "sans,11"
+set terminal pngcairo size 1800,520 noenhanced font "sans,11"
 set output out
 set grid
-set key bottom right
+# the key below each panel, never over the curves (panels are narrow: two columns)
+set key below horizontal maxcols 2 font ",10"
 set style data linespoints
 nst = words(steps)
-set multiplot layout 1,nst title sprintf("Reward (%s) of images sampled with 1 to 16 steps vs training", rewardname)
+set multiplot layout 1,nst title sprintf("Reward (%s) vs training epoch, one panel per sampling step count (%s)", rewardname, steps)
 set xlabel "Training epoch"
 set ylabel rewardname
 do for [i=1:nst] {

@@ -23,6 +23,7 @@
 #include "models/model_dir.h"
 #include "models/tokenizer_clip.h"
 #include "models/unet.h"
+#include "models/weights.h"
 #include "nn/arena.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
@@ -33,6 +34,7 @@
 
 #define LOG_NAME "pretrain_log.csv"
 #define LOG_COLUMNS "step,images,loss,grad_norm,lr,wall_s"
+#define INIT_LOG_NAME "init_pretrain_log.csv"   /* the log of the weights a run started from */
 #define UNET_WEIGHTS "unet/diffusion_pytorch_model.safetensors"
 #define TEXT_WEIGHTS "text_encoder/model.safetensors"
 /* Checkpoints kept: the newest two, so a checkpoint torn by a disk error leaves a good one. */
@@ -145,6 +147,8 @@ typedef struct {
     double flops;
     FILE *log;
     int anneal_start, anneal_steps; /* the lr anneal (pretrain.h); anneal_steps 0: none */
+    int init;                       /* the run started from trained weights (init_weights) */
+    char init_hash[32];             /* their FNV-1a, hex (settings key "init_weights_fnv1a") */
 } pretrain;
 
 static void pretrain_free(pretrain *P) {
@@ -160,10 +164,11 @@ static void pretrain_free(pretrain *P) {
     free(P->config_json);
 }
 
-static sdpo_status world_data(void *user, uint64_t seed, uint64_t index,
+static sdpo_status world_data(const pretrain *P, uint64_t index,
                               char caption[SDPO_WORLD_CAPTION_MAX], float *chw) {
     sdpo_scene sc;
-    sdpo_status st = sdpo_world_sample((const sdpo_world *)user, seed, index, NULL, &sc, chw);
+    sdpo_status st = sdpo_world_sample(P->c.world, P->c.seed, index,
+                                       P->c.has_mix ? &P->c.mix : NULL, &sc, chw);
     if (st == SDPO_OK) memcpy(caption, sc.caption, SDPO_WORLD_CAPTION_MAX);
     return st;
 }
@@ -191,6 +196,14 @@ static sdpo_status make_config_json(pretrain *P) {
     json_object_set_new(o, "max_grad_norm", json_real(P->c.max_grad_norm));
     json_object_set_new(o, "warmup_steps", json_integer(P->c.warmup_steps));
     json_object_set_new(o, "model_files_fnv1a", json_string(mhex));
+    /* the two optional settings enter only when used, so runs from before them keep their hash */
+    if (P->init) json_object_set_new(o, "init_weights_fnv1a", json_string(P->init_hash));
+    if (P->c.has_mix) {
+        json_t *m = json_array();
+        for (int k = 0; k < SDPO_SCENE_N_KINDS; k++)
+            json_array_append_new(m, json_real(P->c.mix.weight[k]));
+        json_object_set_new(o, "mix", m);
+    }
     P->config_json = json_dumps(o, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     json_decref(o);
     if (!P->config_json) return sdpo_fail(SDPO_ERR_NOMEM, "pretrain: out of memory");
@@ -215,6 +228,43 @@ static sdpo_status keep_pre_anneal(const pretrain *P, const char *ckpt) {
     return st;
 }
 
+/* A fresh run from trained weights: hashes the source's UNet and text-encoder weights (the
+ * settings key) and keeps its training log beside the run's (export ships it). */
+static sdpo_status init_from_weights(pretrain *P) {
+    static const char *const files[] = {UNET_WEIGHTS, TEXT_WEIGHTS};
+    uint64_t h = 1469598103934665603ull;
+    char path[PATH_MAX], to[PATH_MAX];
+    for (int i = 0; i < 2; i++) {
+        pathf(path, sizeof path, "%s/%s", P->c.model_dir, files[i]);
+        sdpo_status st = hash_file(path, 0, &h);
+        if (st != SDPO_OK) return st;
+    }
+    pathf(P->init_hash, sizeof P->init_hash, "%016" PRIx64, h);
+    P->init = 1;
+    pathf(path, sizeof path, "%s/" LOG_NAME, P->c.model_dir);
+    pathf(to, sizeof to, "%s/" INIT_LOG_NAME, P->c.out_dir);
+    return file_exists(path) ? sdpo_copy_file(path, to, 0) : SDPO_OK;
+}
+
+/* A resumed run started from trained weights when its settings hold their hash. */
+static sdpo_status read_init_setting(pretrain *P, const char *ckpt) {
+    char path[PATH_MAX];
+    pathf(path, sizeof path, "%s/config.json", ckpt);
+    json_error_t err;
+    json_t *o = json_load_file(path, 0, &err);
+    if (!o) return sdpo_fail(SDPO_ERR_FORMAT, "%s: cannot read the run's settings: %s", path, err.text);
+    json_t *h = json_object_get(o, "init_weights_fnv1a");
+    sdpo_status st = SDPO_OK;
+    if (h && (!json_is_string(h) || strlen(json_string_value(h)) != 16))
+        st = sdpo_fail(SDPO_ERR_FORMAT, "%s: field 'init_weights_fnv1a' must be 16 hex digits", path);
+    else if (h) {
+        P->init = 1;
+        pathf(P->init_hash, sizeof P->init_hash, "%s", json_string_value(h));
+    }
+    json_decref(o);
+    return st;
+}
+
 /* A resumed run must have the settings it was started with: names the first that differs. */
 static sdpo_status check_resume_config(const pretrain *P, const char *ckpt) {
     char path[PATH_MAX];
@@ -236,6 +286,14 @@ static sdpo_status check_resume_config(const pretrain *P, const char *ckpt) {
                            a ? a : "(absent)", b ? b : "?");
             free(a), free(b);
             break;
+        }
+        json_object_foreach(old, key, v) {
+            if (st != SDPO_OK || json_object_get(now, key)) continue;
+            char *a = json_dumps(v, JSON_ENCODE_ANY);
+            st = sdpo_fail(SDPO_ERR_ARG, "%s: the run was started with %s = %s, this resume does "
+                           "not set it (pass the run's settings, or start a new --out)", path, key,
+                           a ? a : "?");
+            free(a);
         }
     }
     json_decref(old);
@@ -289,14 +347,23 @@ static sdpo_status load_model(pretrain *P) {
     P->L = P->tok.max_length;
     P->Dc = P->tcfg.hidden_size;
 
-    /* inits: text encoder, then UNet, from one PARAM_INIT stream */
+    /* inits: text encoder, then UNet, from one PARAM_INIT stream — or, for a run started from
+     * trained weights, both from the folder (fresh: the source; resumed: OUT/model, where the
+     * text encoder was saved at the start; the checkpoint then overwrites the UNet) */
+    const char *from = P->c.resume ? P->model : P->c.model_dir;
     sdpo_rng r;
     sdpo_rng_init(&r, P->c.seed, SDPO_STREAM_PARAM_INIT);
     nn_params_init(&P->tparams);
     if ((st = sdpo_clip_text_register(&P->tparams, &P->tcfg, &sdpo_clip_text_layout_sd)) ||
-        (st = nn_params_finalize(&P->tparams)) ||
-        (st = sdpo_micro_text_encoder_init(&P->tparams, &P->tcfg, &r)) ||
-        (st = sdpo_clip_text_bind(&P->clip, &P->tparams, &P->tcfg, &sdpo_clip_text_layout_sd)))
+        (st = nn_params_finalize(&P->tparams)))
+        return st;
+    if (P->init) {
+        pathf(path, sizeof path, "%s/" TEXT_WEIGHTS, from);
+        st = sdpo_weights_load(&P->tparams, path, NULL);
+    } else {
+        st = sdpo_micro_text_encoder_init(&P->tparams, &P->tcfg, &r);
+    }
+    if (st || (st = sdpo_clip_text_bind(&P->clip, &P->tparams, &P->tcfg, &sdpo_clip_text_layout_sd)))
         return st;
     P->clip_ready = 1;
     sdpo_unet_options opt = sdpo_unet_options_default();
@@ -304,8 +371,14 @@ static sdpo_status load_model(pretrain *P) {
     opt.train_base = 1;
     if ((st = sdpo_unet_init(&P->unet, &ucfg, &opt))) return st;
     P->unet_ready = 1;
-    if ((st = sdpo_unet_finalize(&P->unet)) || (st = sdpo_micro_unet_init(&P->unet, &r)))
-        return st;
+    if ((st = sdpo_unet_finalize(&P->unet))) return st;
+    if (P->init && !P->c.resume) {
+        pathf(path, sizeof path, "%s/" UNET_WEIGHTS, from);
+        st = sdpo_unet_load_weights(&P->unet, path);
+    } else {
+        st = sdpo_micro_unet_init(&P->unet, &r);
+    }
+    if (st != SDPO_OK) return st;
     P->flops = sdpo_micro_unet_flops(&ucfg, P->S, P->S, P->L);
 
     const int B = P->c.batch;
@@ -348,6 +421,15 @@ static sdpo_status log_create(pretrain *P) {
             "# weight_decay: %.9g\n# max_grad_norm: %.9g\n", P->c.seed, P->c.batch, P->c.lr,
             P->c.warmup_steps, P->c.weight_decay, P->c.max_grad_norm);
     fprintf(f.fp, "# model: %s (from %s)\n", P->model, P->c.model_dir);
+    if (P->init)
+        fprintf(f.fp, "# init: the trained UNet and text-encoder weights of %s (FNV-1a %s; its "
+                "log is " INIT_LOG_NAME ")\n", P->c.model_dir, P->init_hash);
+    if (P->c.has_mix) {
+        fprintf(f.fp, "# mix:");
+        for (int k = 0; k < SDPO_SCENE_N_KINDS; k++)
+            fprintf(f.fp, " %s=%.6g", sdpo_world_kind_name((sdpo_scene_kind)k), P->c.mix.weight[k]);
+        fprintf(f.fp, "\n");
+    }
     fprintf(f.fp, "# prediction_type: %s\n", P->sched.prediction == SDPO_PRED_V ? "v_prediction"
                                                                                  : "epsilon");
     fprintf(f.fp, "# unet_params: %zu\n# text_encoder_params: %zu (frozen)\n",
@@ -433,8 +515,7 @@ static sdpo_status train_step(pretrain *P, int step, double *loss_out, float *gn
             st = P->c.data(P->c.data_user, P->c.seed, base + (uint64_t)i, P->captions[i],
                            P->x0 + (size_t)i * D);
         else
-            st = world_data((void *)P->c.world, P->c.seed, base + (uint64_t)i, P->captions[i],
-                            P->x0 + (size_t)i * D);
+            st = world_data(P, base + (uint64_t)i, P->captions[i], P->x0 + (size_t)i * D);
         if (st == SDPO_OK)
             st = sdpo_clip_tokenize(&P->tok, P->captions[i], P->ids + (size_t)i * P->L, NULL, NULL);
     }
@@ -575,6 +656,20 @@ static sdpo_status check_config(const sdpo_pretrain_config *c) {
                          c->max_grad_norm);
     if (!c->data && !c->world)
         return sdpo_fail(SDPO_ERR_ARG, "pretrain: neither a world nor a data source");
+    if (c->init_weights && c->resume)
+        return sdpo_fail(SDPO_ERR_ARG, "pretrain: trained initial weights start a run; a resumed "
+                         "run has its own");
+    if (c->has_mix) {
+        double total = 0;
+        for (int k = 0; k < SDPO_SCENE_N_KINDS; k++) {
+            if (!(c->mix.weight[k] >= 0) || !isfinite(c->mix.weight[k]))
+                return sdpo_fail(SDPO_ERR_ARG, "pretrain: mix weight of %s is %g, not a finite "
+                                 "weight >= 0", sdpo_world_kind_name((sdpo_scene_kind)k),
+                                 (double)c->mix.weight[k]);
+            total += c->mix.weight[k];
+        }
+        if (!(total > 0)) return sdpo_fail(SDPO_ERR_ARG, "pretrain: the mix weights are all 0");
+    }
     if (strlen(c->out_dir) + 64 >= PATH_MAX)
         return sdpo_fail(SDPO_ERR_ARG, "%.64s...: the output path is too long", c->out_dir);
     return SDPO_OK;
@@ -594,6 +689,9 @@ static sdpo_status start(pretrain *P, int *step, long long *images, double *wall
     if (!c->resume) {
         if ((st = sdpo_mkdir_p(c->out_dir)) || (st = copy_model_files(c->model_dir, P->model)))
             return st;
+        if (c->init_weights && (st = init_from_weights(P))) return st;
+    } else if ((st = read_init_setting(P, ckpt))) {
+        return st;
     }
     if ((st = load_model(P)) || (st = make_config_json(P))) return st;
     const nn_adamw_config acfg = {c->lr, 0.9, 0.999, 1e-8, c->weight_decay};
@@ -738,7 +836,16 @@ static void last_row(const char *log_path, int *step, long long *images, double 
     if (f) fclose(f);
 }
 
-static sdpo_status write_readme(const char *dir, const char *log_path) {
+/* The '#' lines of a log, copied to o. */
+static void log_metadata(const char *log_path, FILE *o) {
+    FILE *lg = fopen(log_path, "r");
+    char line[4096];
+    while (lg && fgets(line, sizeof line, lg))
+        if (line[0] == '#') fputs(line, o);
+    if (lg) fclose(lg);
+}
+
+static sdpo_status write_readme(const char *dir, const char *log_path, const char *init_log) {
     char path[PATH_MAX];
     sdpo_unet_config ucfg;
     pathf(path, sizeof path, "%s/unet/config.json", dir);
@@ -803,15 +910,31 @@ static sdpo_status write_readme(const char *dir, const char *log_path) {
     fprintf(o, "| FLOPs per UNet forward | %.4g GFLOP per %d×%d sample with %d text tokens "
                "(sdpo_micro_unet_flops: 2 per multiply-add of convolutions, linears and attention "
                "products) |\n", flops * 1e-9, ucfg.sample_size, ucfg.sample_size, L);
-    fprintf(o, "| training | %d optimizer steps, %lld images, final loss %.4f, %.1f minutes "
-               "of training |\n\n", step, images, loss, wall / 60.0);
-    fprintf(o, "`pretrain_log.csv` is the full training log. Its `#` lines record how the "
-               "weights were made:\n\n```\n");
-    FILE *lg = fopen(log_path, "r");
-    char line[4096];
-    while (lg && fgets(line, sizeof line, lg))
-        if (line[0] == '#') fputs(line, o);
-    if (lg) fclose(lg);
+    if (init_log) {
+        int s0 = 0;
+        long long i0 = 0;
+        double l0 = NAN, w0 = 0;
+        last_row(init_log, &s0, &i0, &l0, &w0);
+        fprintf(o, "| training, first run | %d optimizer steps, %lld images, final loss %.4f, "
+                   "%.1f minutes (`" INIT_LOG_NAME "`) |\n", s0, i0, l0, w0 / 60.0);
+        fprintf(o, "| training, continued from it | %d optimizer steps, %lld images, final loss "
+                   "%.4f, %.1f minutes (`pretrain_log.csv`) |\n", step, images, loss, wall / 60.0);
+        fprintf(o, "| training, in all | %lld images, %.1f minutes |\n\n", i0 + images,
+                (w0 + wall) / 60.0);
+    } else {
+        fprintf(o, "| training | %d optimizer steps, %lld images, final loss %.4f, %.1f minutes "
+                   "of training |\n\n", step, images, loss, wall / 60.0);
+    }
+    if (init_log) {
+        fprintf(o, "The weights were trained in two runs: the first from the seeded init "
+                   "(`" INIT_LOG_NAME "`, its `#` lines below), the second started from the "
+                   "first's exported weights (`pretrain_log.csv`).\n\n```\n");
+        log_metadata(init_log, o);
+        fprintf(o, "```\n\n");
+    }
+    fprintf(o, "`pretrain_log.csv` is the %straining log. Its `#` lines record how the "
+               "weights were made:\n\n```\n", init_log ? "second run's " : "full ");
+    log_metadata(log_path, o);
     fprintf(o, "```\n\nRe-export from a run directory: "
                "`sdpo pretrain-micro --out RUN --export data/micro/model`.\n");
     return sdpo_atomic_commit(&f);
@@ -845,7 +968,12 @@ sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest) {
     pathf(from, sizeof from, "%s/" LOG_NAME, run_dir);
     pathf(to, sizeof to, "%s/" LOG_NAME, tmp);
     if (st == SDPO_OK) st = log_copy_upto(from, to, cs.epoch, NULL);
-    if (st == SDPO_OK) st = write_readme(tmp, to);
+    pathf(from, sizeof from, "%s/" INIT_LOG_NAME, run_dir);
+    pathf(old, sizeof old, "%s/" INIT_LOG_NAME, tmp);
+    const int has_init_log = file_exists(from);
+    if (st == SDPO_OK && has_init_log) st = sdpo_copy_file(from, old, 0);
+    if (st == SDPO_OK) st = write_readme(tmp, to, has_init_log ? old : NULL);
+    pathf(old, sizeof old, "%s.old-%ld", dest, (long)getpid());
     if (st == SDPO_OK) {
         struct stat sb;
         const int had = stat(dest, &sb) == 0;

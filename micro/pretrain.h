@@ -5,7 +5,8 @@
  * UNet2DConditionModel in RGB pixel space [3, 32, 32], a frozen random CLIPTextModel, a pruned
  * CLIP tokenizer, a DDIM scheduler config. Training is the standard diffusion objective of
  * diffusers' train_text_to_image.py, minus the VAE:
- *   x0, caption = scene `k` of the world stream `seed` (sdpo_world_sample, default mix), for the
+ *   x0, caption = scene `k` of the world stream `seed` (sdpo_world_sample, the default mix or the
+ *                 run's `mix`), for the
  *                 images k = step·batch + i seen so far (so a run never repeats a scene)
  *   t           ~ uniform{0, …, num_train_timesteps − 1}, ε ~ N(0, I), both drawn from the
  *                 Philox stream (seed, SDPO_STREAM_INIT_NOISE) at a block range owned by image
@@ -84,6 +85,14 @@ typedef struct {
     int save_every;             /* checkpoint every K steps (0: only when stopping) */
     int anneal_steps;           /* > 0: anneal the lr over the K steps from this sitting's start
                                    (see above); refused when the run has an anneal already */
+    int init_weights;           /* fresh runs: start from model_dir's trained weights (its
+                                   unet/ and text_encoder/ safetensors) instead of the seeded
+                                   init; the run records their hash (settings key
+                                   "init_weights_fnv1a") and keeps model_dir's pretrain_log.csv
+                                   as OUT/init_pretrain_log.csv, which export ships */
+    int has_mix;                /* 1: draw scenes with `mix` (settings key "mix"); 0: the
+                                   world's default mix (no key, as runs before the option) */
+    sdpo_world_mix mix;
     int resume;                 /* continue from the newest checkpoint of out_dir */
     int threads;
     const char *command;        /* recorded in the log metadata */

@@ -57,7 +57,7 @@ START_TEST(every_figure_renders_at_its_size) {
         {"fig7", "DDPO_T=1 REBEL_mixed_T=1/2/4", 8, 800, 600},
         /* 25 measured rows + base's 5 step counts copied as epoch 0 of sdpo and of ddpo, so
          * each curve starts at the base model */
-        {"fig4_toy-mode", "base sdpo ddpo", 35, 1800, 450},
+        {"fig4_toy-mode", "base sdpo ddpo", 35, 1800, 520},
     };
     int gp = have_gnuplot();
     if (!gp) fprintf(stderr, "test_figures: gnuplot not installed; PNG checks skipped\n");

@@ -15,6 +15,7 @@
 #include "core/atomic_file.h"
 #include "trainers/policy_unet.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,6 +527,150 @@ START_TEST(test_anneal) {
 }
 END_TEST
 
+/* Largest |a − b| over the tensors of two safetensors files with the same names and shapes. */
+static double max_tensor_diff(const char *a, const char *b) {
+    sdpo_safetensors x, y;
+    ck_assert_msg(sdpo_st_open(a, &x) == SDPO_OK, "%s", sdpo_last_error());
+    ck_assert_msg(sdpo_st_open(b, &y) == SDPO_OK, "%s", sdpo_last_error());
+    ck_assert_int_eq(x.n_tensors, y.n_tensors);
+    double m = 0;
+    for (int i = 0; i < x.n_tensors; i++) {
+        const sdpo_st_tensor *t = &x.tensors[i], *u = sdpo_st_find(&y, t->name);
+        ck_assert_msg(u != NULL && t->dtype == SDPO_ST_F32 && u->dtype == SDPO_ST_F32 &&
+                          t->nbytes == u->nbytes, "tensor '%s' of %s vs %s", t->name, a, b);
+        const float *p = (const float *)(x.data + t->offset), *q = (const float *)(y.data + u->offset);
+        for (size_t j = 0; j < t->nbytes / sizeof(float); j++) {
+            const double d = fabs((double)p[j] - (double)q[j]);
+            if (d > m) m = d;
+        }
+    }
+    sdpo_st_close(&x);
+    sdpo_st_close(&y);
+    return m;
+}
+
+/* --init-from: a run started from an exported model's weights. With lr 1e-9 its first step
+ * moves no weight by more than ~1e-9 (AdamW's step is at most lr per weight, decay lr·wd·|w|),
+ * so after it the UNet is the source's within 1e-6, while the seeded init differs by O(0.1);
+ * the frozen text encoder is the source's exactly. The source's log travels with the run and
+ * its export. Stopped and resumed, an init run (whose text encoder now comes from OUT/model)
+ * matches the uninterrupted one bit for bit; a resume without the run's mix is refused naming
+ * it. The mix reaches the world: the default weights given explicitly train on the same scenes
+ * as no mix (the same log rows), single scenes only on others. */
+START_TEST(test_init_from_weights_and_mix) {
+    char root[] = "/tmp/sdpo_pretrain_XXXXXX", model[256], a[256], src[256], b[256], c2[256],
+        d[256], e[256], p1[512], p2[512];
+    ck_assert(mkdtemp(root) != NULL);
+    snprintf(model, sizeof model, "%s/model", root);
+    snprintf(a, sizeof a, "%s/a", root);
+    snprintf(src, sizeof src, "%s/src", root);
+    snprintf(b, sizeof b, "%s/b", root);
+    snprintf(c2, sizeof c2, "%s/c", root);
+    snprintf(d, sizeof d, "%s/d", root);
+    snprintf(e, sizeof e, "%s/e", root);
+    make_tiny_model(model);
+    sdpo_world *w = open_world();
+    sdpo_pretrain_result r;
+    sdpo_pretrain_config c = tiny_config(model, a, w);
+    c.max_images = 2 * BATCH;
+    run_ok(&c, &r);
+    ck_assert_msg(sdpo_pretrain_export(a, src) == SDPO_OK, "%s", sdpo_last_error());
+
+    c = tiny_config(src, b, w);
+    c.seed = 8;
+    c.init_weights = 1;
+    c.lr = 1e-9;
+    c.max_images = BATCH;
+    run_ok(&c, &r);
+    snprintf(p1, sizeof p1, "%s/unet/diffusion_pytorch_model.safetensors", src);
+    snprintf(p2, sizeof p2, "%s/model/unet/diffusion_pytorch_model.safetensors", b);
+    ck_assert_double_le(max_tensor_diff(p1, p2), 1e-6);
+    snprintf(p2, sizeof p2, "%s/model/unet/diffusion_pytorch_model.safetensors", a);
+    ck_assert_double_eq(max_tensor_diff(p1, p2), 0);   /* the export is the run's weights */
+    snprintf(p1, sizeof p1, "%s/text_encoder/model.safetensors", src);
+    snprintf(p2, sizeof p2, "%s/model/text_encoder/model.safetensors", b);
+    same_tensors(p1, p2);
+    snprintf(p1, sizeof p1, "%s/pretrain_log.csv", src);
+    snprintf(p2, sizeof p2, "%s/init_pretrain_log.csv", b);
+    same_bytes(p1, p2);
+    snprintf(p1, sizeof p1, "%s/pretrain_log.csv", b);
+    char *log = read_all(p1, NULL);
+    ck_assert_msg(strstr(log, "# init: the trained UNet and text-encoder weights of ") != NULL, "%s", log);
+    free(log);
+    /* a seeded init (seed 8, no init) is far from the source */
+    c.init_weights = 0;
+    c.model_dir = model;
+    c.out_dir = c2;
+    run_ok(&c, &r);
+    snprintf(p1, sizeof p1, "%s/unet/diffusion_pytorch_model.safetensors", src);
+    snprintf(p2, sizeof p2, "%s/model/unet/diffusion_pytorch_model.safetensors", c2);
+    ck_assert_double_gt(max_tensor_diff(p1, p2), 0.01);
+    /* the export ships both logs and says so */
+    snprintf(p1, sizeof p1, "%s/export", b);
+    ck_assert_msg(sdpo_pretrain_export(b, p1) == SDPO_OK, "%s", sdpo_last_error());
+    snprintf(p2, sizeof p2, "%s/export/init_pretrain_log.csv", b);
+    ck_assert_int_eq(access(p2, F_OK), 0);
+    snprintf(p2, sizeof p2, "%s/export/README.md", b);
+    char *readme = read_all(p2, NULL);
+    ck_assert_msg(strstr(readme, "| training, first run | 2 optimizer steps, 8 images") != NULL,
+                  "%s", readme);
+    ck_assert_msg(strstr(readme, "| training, in all | 12 images") != NULL, "%s", readme);
+    free(readme);
+
+    /* resume equals uninterrupted for an init run with a mix */
+    sdpo_world_mix single = {{1, 0, 0, 0, 0}};
+    for (int k = 0; k < 2; k++) {
+        c = tiny_config(src, k ? e : d, w);
+        c.seed = 8;
+        c.init_weights = 1;
+        c.has_mix = 1;
+        c.mix = single;
+        c.max_images = (k ? 1 : 3) * BATCH;
+        run_ok(&c, &r);
+        if (k) {
+            c.init_weights = 0;
+            c.resume = 1;
+            c.max_images = 3 * BATCH;
+            c.has_mix = 0;
+            ck_assert_int_eq(sdpo_pretrain_run(&c, &r), SDPO_ERR_ARG);
+            ck_assert_msg(strstr(sdpo_last_error(), "mix") != NULL, "%s", sdpo_last_error());
+            c.has_mix = 1;
+            run_ok(&c, &r);
+            ck_assert_int_eq(r.step, 3);
+            c.init_weights = 1;   /* a resumed run has its weights */
+            ck_assert_int_eq(sdpo_pretrain_run(&c, &r), SDPO_ERR_ARG);
+        }
+    }
+    same_checkpoint(d, e, 3);
+    char *rd = log_rows(d), *re = log_rows(e);
+    ck_assert_str_eq(rd, re);
+    free(re);
+    sdpo_remove_tree(root);
+
+    /* the mix reaches the world: default weights given explicitly = no mix; single only ≠ */
+    strcpy(root, "/tmp/sdpo_pretrain_XXXXXX");
+    ck_assert(mkdtemp(root) != NULL);
+    snprintf(model, sizeof model, "%s/model", root);
+    make_tiny_model(model);
+    char *rows[3];
+    const sdpo_world_mix mixes[3] = {{{0.5f, 0.125f, 0.125f, 0.125f, 0.125f}}, {{0}}, {{1, 0, 0, 0, 0}}};
+    for (int k = 0; k < 3; k++) {
+        snprintf(d, sizeof d, "%s/m%d", root, k);
+        c = tiny_config(model, d, w);
+        c.max_images = 3 * BATCH;
+        c.has_mix = k != 1;
+        c.mix = mixes[k];
+        run_ok(&c, &r);
+        rows[k] = log_rows(d);
+    }
+    ck_assert_str_eq(rows[0], rows[1]);
+    ck_assert_str_ne(rows[1], rows[2]);
+    for (int k = 0; k < 3; k++) free(rows[k]);
+    free(rd);
+    sdpo_remove_tree(root);
+}
+END_TEST
+
 /* Always the same 4 scenes (index mod 4 of world seed 0): the loss must fall when the model
  * can memorise them. Paired comparison: a run with lr 1e-9 (no learning) sees the very same
  * scenes, timesteps and noise at every step (they depend on the step index only), so the
@@ -720,6 +865,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_resume_equals_uninterrupted);
     tcase_add_test(tc, test_anneal);
+    tcase_add_test(tc, test_init_from_weights_and_mix);
     tcase_add_test(tc, test_loss_decreases_on_fixed_batch);
     tcase_add_test(tc, test_export_loads_as_pixel_policy);
     suite_add_tcase(s, tc);

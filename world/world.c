@@ -107,6 +107,19 @@ const char *sdpo_world_place_phrase(int p) {
     return p >= 0 && p < SDPO_WORLD_N_PLACES ? PLACES[p] : NULL;
 }
 
+static const char *const KIND_NAMES[SDPO_SCENE_N_KINDS] = {"single", "color", "count",
+                                                           "composition", "location"};
+
+const char *sdpo_world_kind_name(sdpo_scene_kind k) {
+    return (int)k >= 0 && k < SDPO_SCENE_N_KINDS ? KIND_NAMES[k] : NULL;
+}
+
+int sdpo_world_kind_parse(const char *name) {
+    for (int k = 0; k < SDPO_SCENE_N_KINDS; k++)
+        if (!strcmp(name, KIND_NAMES[k])) return k;
+    return -1;
+}
+
 /* ---- glyphs ----------------------------------------------------------------------------- */
 
 static float srgb_to_linear(float c) {

@@ -73,6 +73,11 @@ void sdpo_world_color_rgb(int c, float rgb[3]);
 /* Place p (0..SDPO_WORLD_N_PLACES-1): its caption phrase ("on the moon", "in the park"). */
 const char *sdpo_world_place_phrase(int p);
 
+/* Kind k's name ("single", "color", "count", "composition", "location"; NULL out of range),
+ * and the kind a name gives (-1 for none). */
+const char *sdpo_world_kind_name(sdpo_scene_kind k);
+int sdpo_world_kind_parse(const char *name);
+
 /* Relative frequency of each kind in sdpo_world_sample (weights ≥ 0, not all 0). NULL gives
  * the default mix, in which SINGLE dominates (the RL prompts are single animals). */
 typedef struct {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `sdpo pretrain-micro` from the command line (issue #8): usage errors exit 2 naming the option;
+# --init-from a folder without trained weights exits 1 naming the missing file and leaves no
+# checkpoint; a one-step continuation of the shipped model with a --mix records both in its log,
+# and a resume without the run's --mix is refused naming it. Run by CTest with the binary as $1.
+set -u
+SDPO=${1:?usage: cli_pretrain.sh path/to/sdpo}
+. tests/cli_lib.sh
+
+expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single=0.5,birds=1
+expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single=-1
+expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single=0,color=0
+expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single
+expect 2 "--init-from starts a run" "$SDPO" pretrain-micro --out "$tmp/r" --resume --images 2 --init-from data/micro/model
+expect 2 "--export does not train" "$SDPO" pretrain-micro --out "$tmp/r" --export "$tmp/e" --mix single=1
+# configs and tokenizer without weights
+mkdir -p "$tmp/bare"
+cp -r data/micro/model/{model_index.json,scheduler,tokenizer} "$tmp/bare/"
+mkdir -p "$tmp/bare/unet" "$tmp/bare/text_encoder"
+cp data/micro/model/unet/config.json "$tmp/bare/unet/"
+cp data/micro/model/text_encoder/config.json "$tmp/bare/text_encoder/"
+expect 1 "$tmp/bare/unet/diffusion_pytorch_model.safetensors" \
+  "$SDPO" pretrain-micro --out "$tmp/r" --init-from "$tmp/bare" --images 2 --batch 2 --quiet
+check '! ls "$tmp/r/checkpoints"/epoch-* >/dev/null 2>&1' "a failed start left a checkpoint"
+
+mix=single=0.8,color=0.05,count=0.05,composition=0.05,location=0.05
+expect 0 "" "$SDPO" pretrain-micro --out "$tmp/c" --init-from data/micro/model --seed 1 --mix "$mix" \
+  --images 2 --batch 2 --threads 1 --quiet
+check 'grep -q "^# init: the trained UNet and text-encoder weights of data/micro/model" "$tmp/c/pretrain_log.csv"' \
+  "the log lacks the init line"
+check 'grep -q "^# mix: single=0.8 color=0.05 count=0.05 composition=0.05 location=0.05$" "$tmp/c/pretrain_log.csv"' \
+  "the log lacks the mix line"
+check 'cmp -s data/micro/model/pretrain_log.csv "$tmp/c/init_pretrain_log.csv"' "the source's log was not kept"
+expect 1 "mix" "$SDPO" pretrain-micro --out "$tmp/c" --resume --seed 1 --images 4 --batch 2 --threads 1 --quiet
+
+finish
