@@ -6,8 +6,9 @@
  * CLIP tokenizer, a DDIM scheduler config. Training is the standard diffusion objective of
  * diffusers' train_text_to_image.py, minus the VAE:
  *   x0, caption = scene `k` of the world stream `seed` (sdpo_world_sample, the default mix or the
- *                 run's `mix`), for the
- *                 images k = step·batch + i seen so far (so a run never repeats a scene)
+ *                 run's `mix`), for the images k = step·batch + i seen so far (so a run never
+ *                 repeats a scene; a run started from trained weights uses a new seed to see
+ *                 scenes they have not)
  *   t           ~ uniform{0, …, num_train_timesteps − 1}, ε ~ N(0, I), both drawn from the
  *                 Philox stream (seed, SDPO_STREAM_INIT_NOISE) at a block range owned by image
  *                 k: blocks [k·S, k·S + D/4) hold ε (D = 3·32·32), block k·S + D/4 the timestep
@@ -37,6 +38,7 @@
  *   pre-anneal/epoch-NNNNNN/  a copy of the checkpoint an anneal started from (never rotated):
  *                         the constant-lr state to branch from (copy the run, put it back
  *                         under checkpoints/, truncate the log to its step, --resume)
+ *   init_pretrain_log.csv the training log of the weights a run started from (init_weights)
  *   pretrain_log.csv      '#' metadata (seed, command, git commit, model size, FLOPs), then
  *                         step,images,loss,grad_norm,lr,wall_s — one row per optimizer step;
  *                         wall_s (training seconds over all sittings) last, so determinism
