@@ -95,7 +95,7 @@ check "[ \$(grep -cE 'at (8|16) steps \(final checkpoints\).*,not run$' $tmp/cla
 check "[ \$(grep -c '^Fig. [56].*,not run$' $tmp/claims.csv) -eq 5 ]" "ablation claims should be 'not run'"
 if command -v gnuplot >/dev/null 2>&1; then
   expect 0 "" "$SDPO" figures --runs "$R" --eval "$E" --out "$tmp/fig"
-  for f in fig3:800x600 fig4_jpeg-incompressibility:1800x450 fig4_brightness:1800x450; do
+  for f in fig3:800x600 fig4_jpeg-incompressibility:1800x520 fig4_brightness:1800x520; do
     n=${f%%:*} want=${f#*:}
     check "[ -s $tmp/fig/$n.png ] && [ \"\$(png_size $tmp/fig/$n.png)\" = $want ]" "$n.png: $(png_size "$tmp/fig/$n.png" 2>/dev/null), want $want"
   done
