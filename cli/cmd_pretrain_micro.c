@@ -116,13 +116,15 @@ static int parse_mix(const char *s, sdpo_world_mix *mix) {
     if (strlen(s) >= sizeof buf) return 0;
     strcpy(buf, s);
     double total = 0;
+    unsigned seen = 0;   /* a kind named twice is refused */
     for (char *save, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         double w;
         if (!eq) return 0;
         *eq = '\0';
         const int k = sdpo_world_kind_parse(item);
-        if (k < 0 || !parse_double(eq + 1, &w) || !(w >= 0)) return 0;
+        if (k < 0 || (seen >> k & 1) || !parse_double(eq + 1, &w) || !(w >= 0)) return 0;
+        seen |= 1u << k;
         mix->weight[k] = (float)w;
         total += w;
     }
@@ -235,13 +237,18 @@ int cmd_pretrain_micro(int argc, char **argv) {
     c.threads = 2;
     long long v, scenes = 20000;
     double d;
-    int quiet = 0, have_limit = 0;
+    int quiet = 0, have_limit = 0, have_model = 0;
     optind = 1;
     for (int o; (o = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
         switch (o) {
         case 'o': c.out_dir = optarg; break;
-        case 'm': c.model_dir = optarg; break;
+        case 'm':
+            if (c.init_weights) return cli_usage_error(cmd, "--model and --init-from exclude each other");
+            c.model_dir = optarg;
+            have_model = 1;
+            break;
         case 'I':
+            if (have_model) return cli_usage_error(cmd, "--model and --init-from exclude each other");
             c.model_dir = optarg;
             c.init_weights = 1;
             break;
@@ -249,7 +256,7 @@ int cmd_pretrain_micro(int argc, char **argv) {
             if (!parse_mix(optarg, &c.mix))
                 return cli_usage_error(cmd, "--mix: expected KIND=WEIGHT[,KIND=WEIGHT...] with "
                                        "KIND single, color, count, composition or location and "
-                                       "weights >= 0, not all 0; got '%s'", optarg);
+                                       "each kind once, weights >= 0, not all 0; got '%s'", optarg);
             c.has_mix = 1;
             break;
         case 'i':

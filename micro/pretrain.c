@@ -241,6 +241,13 @@ static sdpo_status init_from_weights(pretrain *P) {
     }
     pathf(P->init_hash, sizeof P->init_hash, "%016" PRIx64, h);
     P->init = 1;
+    /* the provenance kept is one level deep: a source that was itself continued from other
+     * weights would lose its first run's log (continue that run with --resume instead) */
+    pathf(path, sizeof path, "%s/" INIT_LOG_NAME, P->c.model_dir);
+    if (file_exists(path))
+        return sdpo_fail(SDPO_ERR_ARG, "%s: the source was itself started from trained weights; "
+                         "a second continuation would drop that log (resume the run that made "
+                         "it instead)", path);
     pathf(path, sizeof path, "%s/" LOG_NAME, P->c.model_dir);
     pathf(to, sizeof to, "%s/" INIT_LOG_NAME, P->c.out_dir);
     return file_exists(path) ? sdpo_copy_file(path, to, 0) : SDPO_OK;
@@ -921,16 +928,14 @@ static sdpo_status write_readme(const char *dir, const char *log_path, const cha
                    "%.4f, %.1f minutes (`pretrain_log.csv`) |\n", step, images, loss, wall / 60.0);
         fprintf(o, "| training, in all | %lld images, %.1f minutes |\n\n", i0 + images,
                 (w0 + wall) / 60.0);
-    } else {
-        fprintf(o, "| training | %d optimizer steps, %lld images, final loss %.4f, %.1f minutes "
-                   "of training |\n\n", step, images, loss, wall / 60.0);
-    }
-    if (init_log) {
         fprintf(o, "The weights were trained in two runs: the first from the seeded init "
                    "(`" INIT_LOG_NAME "`, its `#` lines below), the second started from the "
                    "first's exported weights (`pretrain_log.csv`).\n\n```\n");
         log_metadata(init_log, o);
         fprintf(o, "```\n\n");
+    } else {
+        fprintf(o, "| training | %d optimizer steps, %lld images, final loss %.4f, %.1f minutes "
+                   "of training |\n\n", step, images, loss, wall / 60.0);
     }
     fprintf(o, "`pretrain_log.csv` is the %straining log. Its `#` lines record how the "
                "weights were made:\n\n```\n", init_log ? "second run's " : "full ");
@@ -968,12 +973,12 @@ sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest) {
     pathf(from, sizeof from, "%s/" LOG_NAME, run_dir);
     pathf(to, sizeof to, "%s/" LOG_NAME, tmp);
     if (st == SDPO_OK) st = log_copy_upto(from, to, cs.epoch, NULL);
+    char init_log[PATH_MAX];
     pathf(from, sizeof from, "%s/" INIT_LOG_NAME, run_dir);
-    pathf(old, sizeof old, "%s/" INIT_LOG_NAME, tmp);
+    pathf(init_log, sizeof init_log, "%s/" INIT_LOG_NAME, tmp);
     const int has_init_log = file_exists(from);
-    if (st == SDPO_OK && has_init_log) st = sdpo_copy_file(from, old, 0);
-    if (st == SDPO_OK) st = write_readme(tmp, to, has_init_log ? old : NULL);
-    pathf(old, sizeof old, "%s.old-%ld", dest, (long)getpid());
+    if (st == SDPO_OK && has_init_log) st = sdpo_copy_file(from, init_log, 0);
+    if (st == SDPO_OK) st = write_readme(tmp, to, has_init_log ? init_log : NULL);
     if (st == SDPO_OK) {
         struct stat sb;
         const int had = stat(dest, &sb) == 0;

@@ -11,6 +11,8 @@ expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single=0
 expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single=-1
 expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single=0,color=0
 expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single
+expect 2 "--mix" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --mix single=1,single=2
+expect 2 "exclude each other" "$SDPO" pretrain-micro --out "$tmp/r" --images 2 --model data/micro/model --init-from data/micro/model
 expect 2 "--init-from starts a run" "$SDPO" pretrain-micro --out "$tmp/r" --resume --images 2 --init-from data/micro/model
 expect 2 "--export does not train" "$SDPO" pretrain-micro --out "$tmp/r" --export "$tmp/e" --mix single=1
 # configs and tokenizer without weights
@@ -23,14 +25,19 @@ expect 1 "$tmp/bare/unet/diffusion_pytorch_model.safetensors" \
   "$SDPO" pretrain-micro --out "$tmp/r" --init-from "$tmp/bare" --images 2 --batch 2 --quiet
 check '! ls "$tmp/r/checkpoints"/epoch-* >/dev/null 2>&1' "a failed start left a checkpoint"
 
+# the shipped model was itself continued: a second continuation would drop its first log
+expect 1 "data/micro/model/init_pretrain_log.csv" "$SDPO" pretrain-micro --out "$tmp/s" \
+  --init-from data/micro/model --images 2 --batch 2 --quiet
+# a one-step continuation of a source with a single log (the shipped model without init log)
+mkdir -p "$tmp/src" && cp -r data/micro/model/. "$tmp/src/" && rm "$tmp/src/init_pretrain_log.csv"
 mix=single=0.8,color=0.05,count=0.05,composition=0.05,location=0.05
-expect 0 "" "$SDPO" pretrain-micro --out "$tmp/c" --init-from data/micro/model --seed 1 --mix "$mix" \
+expect 0 "" "$SDPO" pretrain-micro --out "$tmp/c" --init-from "$tmp/src" --seed 1 --mix "$mix" \
   --images 2 --batch 2 --threads 1 --quiet
-check 'grep -q "^# init: the trained UNet and text-encoder weights of data/micro/model" "$tmp/c/pretrain_log.csv"' \
+check 'grep -q "^# init: the trained UNet and text-encoder weights of $tmp/src" "$tmp/c/pretrain_log.csv"' \
   "the log lacks the init line"
 check 'grep -q "^# mix: single=0.8 color=0.05 count=0.05 composition=0.05 location=0.05$" "$tmp/c/pretrain_log.csv"' \
   "the log lacks the mix line"
-check 'cmp -s data/micro/model/pretrain_log.csv "$tmp/c/init_pretrain_log.csv"' "the source's log was not kept"
+check 'cmp -s "$tmp/src/pretrain_log.csv" "$tmp/c/init_pretrain_log.csv"' "the source's log was not kept"
 expect 1 "mix" "$SDPO" pretrain-micro --out "$tmp/c" --resume --seed 1 --images 4 --batch 2 --threads 1 --quiet
 
 finish

@@ -616,6 +616,13 @@ START_TEST(test_init_from_weights_and_mix) {
                   "%s", readme);
     ck_assert_msg(strstr(readme, "| training, in all | 12 images") != NULL, "%s", readme);
     free(readme);
+    /* that export was itself continued: continuing it again is refused, naming its init log */
+    c = tiny_config(p1, d, w);
+    c.init_weights = 1;
+    c.max_images = BATCH;
+    ck_assert_int_eq(sdpo_pretrain_run(&c, &r), SDPO_ERR_ARG);
+    ck_assert_msg(strstr(sdpo_last_error(), "init_pretrain_log.csv") != NULL, "%s", sdpo_last_error());
+    sdpo_remove_tree(d);
 
     /* resume equals uninterrupted for an init run with a mix */
     sdpo_world_mix single = {{1, 0, 0, 0, 0}};
