@@ -1,11 +1,13 @@
 /* cli/cmd_pretrain_micro.c — `sdpo pretrain-micro`: pretrain the micro text-to-image model on
  * the micro world (micro/pretrain.h), export it as the diffusers folder data/micro/model, draw
- * sample grids, and (once) build its pruned tokenizer (micro/tokenizer_prune.h). */
+ * a labelled sheet of its samples, and (once) build its pruned tokenizer (micro/tokenizer_prune.h). */
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "eval/grid.h"
 #include "micro/model.h"
 #include "micro/pretrain.h"
 #include "micro/tokenizer_prune.h"
+#include "rewards/image.h"
 #include "world/world.h"
 
 #include <errno.h>
@@ -72,8 +74,10 @@ static void help(void) {
         "  --export DIR       no training: write RUN's model as the diffusers folder DIR (configs,\n"
         "                     tokenizer, F32 weights, pretrain_log.csv, generated README.md);\n"
         "                     DIR is replaced as a whole\n"
-        "  --sample-grid F    after training or export: PNG of RUN/model's samples of the prompts\n"
-        "                     at 1, 4 and 50 DDIM steps (eta 0), one band of rows per step count\n"
+        "  --sample-grid F    after training or export: a labelled PNG sheet of RUN/model's samples,\n"
+        "                     per prompt the training emoji (when the prompt names a world animal)\n"
+        "                     then 3 samples at 50 DDIM steps (eta 0, seed 0: sample b from noise\n"
+        "                     block b), 7 prompts a row\n"
         "  --prompts FILE     prompts of the grid (default data/prompts/simple_animals_45.txt)\n"
         "  --prune-tokenizer FULL_DIR  no training: write DIR/tokenizer (DIR = --model) pruned from\n"
         "                     the CLIP tokenizer FULL_DIR (e.g. tests/data/sd_fixtures/tokenizer)\n"
@@ -173,6 +177,36 @@ static int read_prompts(const char *path, char *buf, size_t cap, const char **pr
     return *n > 0;
 }
 
+/* The sheet of --sample-grid: one labelled cell per prompt, a strip of SHEET_K + 1 images 1 px
+ * apart — a single-animal training scene of the prompt's animal (grey when the prompt names none;
+ * world seed 0, scene index = animal, as `sdpo world --animals`), then SHEET_K samples at
+ * SHEET_STEPS DDIM steps — so a reader judges each sample beside what it should look like. */
+#define SHEET_K 3
+#define SHEET_STEPS 50
+#define SHEET_COLS 7
+
+static sdpo_status reference_strip_cell(const sdpo_world *w, const char *prompt, int h, int wd,
+                                        uint8_t *rgb) {
+    if (h != SDPO_WORLD_SIZE || wd != SDPO_WORLD_SIZE) {
+        memset(rgb, 200, (size_t)h * wd * 3);
+        return SDPO_OK;
+    }
+    int a = -1;
+    for (int i = 0; i < SDPO_WORLD_N_ANIMALS && a < 0; i++)
+        if (!strcmp(prompt, sdpo_world_animal_name(i))) a = i;
+    if (a < 0) {
+        memset(rgb, 200, (size_t)h * wd * 3);
+        return SDPO_OK;
+    }
+    static float chw[SDPO_WORLD_PIXELS];
+    sdpo_scene sc = {SDPO_SCENE_SINGLE, {a, -1}, 1, -1, -1, ""};
+    sdpo_status st = sdpo_world_render(w, &sc, 0, (uint64_t)a, chw);
+    if (st != SDPO_OK) return st;
+    for (int p = 0; p < SDPO_WORLD_PIXELS; p++) chw[p] = 0.5f * chw[p] + 0.5f;
+    sdpo_image_to_rgb8(h, wd, chw, rgb);
+    return SDPO_OK;
+}
+
 static int sample_grid(const char *model, const char *prompts_file, const char *png, int threads) {
     static char buf[1 << 16];
     const char *prompts[MAX_PROMPTS];
@@ -181,11 +215,53 @@ static int sample_grid(const char *model, const char *prompts_file, const char *
         fprintf(stderr, "sdpo: %s: cannot read prompts\n", prompts_file);
         return SDPO_EXIT_FAIL;
     }
-    static const int steps[] = {1, 4, 50};
-    if (sdpo_pretrain_sample_grid(model, prompts, n, steps, 3, 15, 0, threads, png) != SDPO_OK)
-        return cli_report_error();
-    printf("pretrain-micro: samples of %s at 1/4/50 steps: %s\n", model, png);
-    return SDPO_EXIT_OK;
+    uint8_t *samples = NULL, *strips = NULL, *ref = NULL;
+    const uint8_t **cells = NULL;
+    const char **labels = NULL;
+    sdpo_world *w = NULL;
+    int h, wd, rc = SDPO_EXIT_OK;
+    if (sdpo_pretrain_samples(model, prompts, n, SHEET_K, SHEET_STEPS, 0, threads, &samples, &h,
+                              &wd) != SDPO_OK ||
+        sdpo_world_open(NULL, &w) != SDPO_OK)
+        goto fail;
+    const int SW = (SHEET_K + 1) * wd + SHEET_K, cols = n < SHEET_COLS ? n : SHEET_COLS,
+              rows = (n + cols - 1) / cols;
+    strips = malloc((size_t)rows * cols * h * SW * 3); /* cells past the last prompt stay white */
+    ref = malloc((size_t)h * wd * 3);
+    cells = calloc((size_t)rows * cols, sizeof *cells);
+    labels = calloc((size_t)rows * cols, sizeof *labels);
+    if (!strips || !ref || !cells || !labels) {
+        fprintf(stderr, "sdpo: sample grid: out of memory\n");
+        rc = SDPO_EXIT_FAIL;
+        goto done;
+    }
+    memset(strips, 255, (size_t)rows * cols * h * SW * 3);
+    for (int i = 0; i < rows * cols; i++) {
+        uint8_t *strip = strips + (size_t)i * h * SW * 3;
+        cells[i] = strip;
+        labels[i] = i < n ? prompts[i] : "";
+        if (i >= n) continue;
+        if (reference_strip_cell(w, prompts[i], h, wd, ref) != SDPO_OK) goto fail;
+        for (int k = 0; k <= SHEET_K; k++) {
+            const uint8_t *src = k ? samples + ((size_t)i * SHEET_K + k - 1) * h * wd * 3 : ref;
+            for (int y = 0; y < h; y++)
+                memcpy(strip + ((size_t)y * SW + (size_t)k * (wd + 1)) * 3, src + (size_t)y * wd * 3,
+                       (size_t)wd * 3);
+        }
+    }
+    char title[640];
+    snprintf(title, sizeof title, "%s: per prompt the training emoji, then %d samples at %d DDIM "
+             "steps (eta 0)", model, SHEET_K, SHEET_STEPS);
+    sdpo_grid_layout L = {rows, cols, h, SW, 2, title, NULL, NULL, labels};
+    if (sdpo_grid_write_png(png, &L, cells) != SDPO_OK) goto fail;
+    printf("pretrain-micro: samples of %s at %d steps: %s\n", model, SHEET_STEPS, png);
+    goto done;
+fail:
+    rc = cli_report_error();
+done:
+    free(samples), free(strips), free(ref), free(cells), free(labels);
+    sdpo_world_close(w);
+    return rc;
 }
 
 static int prune_tokenizer(const char *full, const char *model, long long scenes) {

@@ -486,7 +486,7 @@ sdpo_status sdpo_grid_from_eval(const char *eval_dir, int prompt_index, int imag
         }
         sdpo_clear_error();
         sdpo_grid_layout L = {nm, nsteps, ch, cw, scale, title, (const char *const *)row_labels,
-                              (const char *const *)col_labels};
+                              (const char *const *)col_labels, NULL};
         rc = sdpo_grid_write_png(out_png, &L, (const uint8_t *const *)cells);
     }
     for (int m = 0; m < nm; m++) {

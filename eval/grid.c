@@ -11,7 +11,7 @@
 #define FONT_PX 14
 
 typedef struct {
-    int label_w, header_h, title_h, col_w, H, W;
+    int label_w, header_h, title_h, col_w, row_h, H, W;
 } geometry;
 
 static sdpo_status measure(const sdpo_grid_layout *L, sdpo_font *font, geometry *g) {
@@ -21,21 +21,26 @@ static sdpo_status measure(const sdpo_grid_layout *L, sdpo_font *font, geometry 
                          L->cols, L->cell_w, L->cell_h, L->scale);
     int line = sdpo_font_line_height(font);
     g->label_w = 0;
-    for (int r = 0; r < L->rows; r++) {
+    for (int r = 0; L->row_labels && r < L->rows; r++) {
         int w = sdpo_font_text_width(font, L->row_labels[r]);
         if (w > g->label_w) g->label_w = w;
     }
-    g->label_w += 2 * GUTTER;
-    g->header_h = line + GUTTER;
+    g->label_w += L->row_labels ? 2 * GUTTER : GUTTER;
+    g->header_h = L->col_labels ? line + GUTTER : 0;
     g->title_h = L->title ? line + GUTTER : 0;
     /* A column is as wide as its cells or its widest label, so labels never overlap. */
     g->col_w = L->cell_w * L->scale;
-    for (int c = 0; c < L->cols; c++) {
+    for (int c = 0; L->col_labels && c < L->cols; c++) {
         int w = sdpo_font_text_width(font, L->col_labels[c]) + GUTTER;
         if (w > g->col_w) g->col_w = w;
     }
+    for (int k = 0; L->cell_labels && k < L->rows * L->cols; k++) {
+        int w = sdpo_font_text_width(font, L->cell_labels[k]) + GUTTER;
+        if (w > g->col_w) g->col_w = w;
+    }
+    g->row_h = L->cell_h * L->scale + GUTTER + (L->cell_labels ? line : 0);
     g->W = g->label_w + L->cols * (g->col_w + GUTTER);
-    g->H = g->title_h + g->header_h + L->rows * (L->cell_h * L->scale + GUTTER);
+    g->H = g->title_h + g->header_h + L->rows * g->row_h;
     return SDPO_OK;
 }
 
@@ -68,17 +73,23 @@ sdpo_status sdpo_grid_write_png(const char *path, const sdpo_grid_layout *L,
     const uint8_t black[3] = {0, 0, 0};
     const int ch = L->cell_h * L->scale, cw = L->cell_w * L->scale, line = sdpo_font_line_height(font);
     if (L->title) sdpo_font_draw(font, img, g.H, g.W, GUTTER, 0, L->title, black);
-    for (int c = 0; c < L->cols; c++) {
+    for (int c = 0; L->col_labels && c < L->cols; c++) {
         int x0 = g.label_w + c * (g.col_w + GUTTER);
         int tw = sdpo_font_text_width(font, L->col_labels[c]);
         sdpo_font_draw(font, img, g.H, g.W, x0 + (g.col_w - tw) / 2, g.title_h, L->col_labels[c], black);
     }
     for (int r = 0; r < L->rows; r++) {
-        int y0 = g.title_h + g.header_h + r * (ch + GUTTER);
-        sdpo_font_draw(font, img, g.H, g.W, GUTTER, y0 + (ch - line) / 2, L->row_labels[r], black);
+        int y0 = g.title_h + g.header_h + r * g.row_h;
+        if (L->row_labels)
+            sdpo_font_draw(font, img, g.H, g.W, GUTTER, y0 + (ch - line) / 2, L->row_labels[r], black);
         for (int c = 0; c < L->cols; c++) {
             int x0 = g.label_w + c * (g.col_w + GUTTER) + (g.col_w - cw) / 2;
             const uint8_t *cell = cells[r * L->cols + c];
+            if (L->cell_labels) {
+                const char *t = L->cell_labels[r * L->cols + c];
+                int tx = g.label_w + c * (g.col_w + GUTTER) + (g.col_w - sdpo_font_text_width(font, t)) / 2;
+                sdpo_font_draw(font, img, g.H, g.W, tx, y0 + ch + 1, t, black);
+            }
             for (int y = 0; y < ch; y++)
                 for (int x = 0; x < cw; x++) {
                     uint8_t *px = img + ((size_t)(y0 + y) * (size_t)g.W + (size_t)(x0 + x)) * 3;

@@ -1,4 +1,4 @@
-/* micro/pretrain.c — pretraining, export and sample grids of the micro model (pretrain.h). */
+/* micro/pretrain.c — pretraining, export and samples of the micro model (pretrain.h). */
 #include "micro/pretrain.h"
 
 #include <errno.h>
@@ -995,69 +995,62 @@ sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest) {
     return st;
 }
 
-/* ---- sample grids --------------------------------------------------------------------------- */
+/* ---- samples -------------------------------------------------------------------------------- */
 
-sdpo_status sdpo_pretrain_sample_grid(const char *model_dir, const char *const *prompts,
-                                      int n_prompts, const int *steps, int n_steps, int cols,
-                                      uint64_t seed, int threads, const char *png_path) {
-    if (n_prompts < 1 || n_steps < 1 || cols < 1 || threads < 1)
-        return sdpo_fail(SDPO_ERR_ARG, "sample grid: %d prompts, %d step counts, %d columns, %d "
-                         "threads: each must be >= 1", n_prompts, n_steps, cols, threads);
-    const sdpo_unet_policy_config pc = {model_dir, 0, 0, 0, n_prompts, prompts, n_prompts, 1,
-                                        threads, 0};
-    if (cols > n_prompts) cols = n_prompts;
+sdpo_status sdpo_pretrain_samples(const char *model_dir, const char *const *prompts, int n_prompts,
+                                  int per_prompt, int steps, uint64_t seed, int threads,
+                                  uint8_t **rgb, int *h_out, int *w_out) {
+    *rgb = NULL;
+    if (n_prompts < 1 || per_prompt < 1 || steps < 1 || threads < 1 || n_prompts > 100000 / per_prompt)
+        return sdpo_fail(SDPO_ERR_ARG, "samples: %d prompts, %d per prompt, %d steps, %d threads: "
+                         "each must be >= 1 (and at most 100000 samples)", n_prompts, per_prompt,
+                         steps, threads);
+    const int B = n_prompts * per_prompt;
+    const sdpo_unet_policy_config pc = {model_dir, 0, 0, 0, n_prompts, prompts, B, 1, threads, 0};
     sdpo_policy *p;
     sdpo_status st = sdpo_policy_unet_create(&pc, &p);
     if (st != SDPO_OK) return st;
-    const size_t D = p->D, n = (size_t)n_prompts * D;
-    const int h = p->img_h, w = p->img_w, gap = 2, rows = (n_prompts + cols - 1) / cols;
-    const int GW = cols * 2 * w + (cols + 1) * gap, GH = n_steps * rows * 2 * h + (n_steps * rows + 1) * gap;
-    float *xT = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float)),
-          *out = malloc(n * sizeof(float)), *x0 = malloc(n * sizeof(float)),
-          *eps = malloc(n * sizeof(float)), *img = malloc((size_t)n_prompts * 3 * h * w * sizeof(float));
-    int *tt = malloc((size_t)n_prompts * sizeof(int)), *cond = malloc((size_t)n_prompts * sizeof(int));
-    uint8_t *grid = malloc((size_t)GW * GH * 3), *cell = malloc((size_t)h * w * 3);
-    if (!xT || !x || !out || !x0 || !eps || !img || !tt || !cond || !grid || !cell)
-        st = sdpo_fail(SDPO_ERR_NOMEM, "sample grid: out of memory");
+    const size_t D = p->D, n = (size_t)B * D;
+    const int h = p->img_h, w = p->img_w;
+    float *x = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
+          *x0 = malloc(n * sizeof(float)), *eps = malloc(n * sizeof(float)),
+          *img = malloc((size_t)B * 3 * h * w * sizeof(float));
+    int *tt = malloc((size_t)B * sizeof(int)), *cond = malloc((size_t)B * sizeof(int));
+    uint8_t *px = malloc((size_t)B * h * w * 3);
+    int ts[SDPO_MAX_TRAIN_TIMESTEPS];
+    if (!x || !out || !x0 || !eps || !img || !tt || !cond || !px)
+        st = sdpo_fail(SDPO_ERR_NOMEM, "samples: out of memory");
     if (st == SDPO_OK) {
-        memset(grid, 255, (size_t)GW * GH * 3);
-        for (int i = 0; i < n_prompts; i++) {
+        for (int b = 0; b < B; b++) {
             sdpo_rng r;
             sdpo_rng_init(&r, seed, SDPO_STREAM_INIT_NOISE);
-            r.block = (uint64_t)i * ((D + 3) / 4);
-            sdpo_rng_normal_fill(&r, xT + (size_t)i * D, D);
-            cond[i] = i;
+            r.block = (uint64_t)b * ((D + 3) / 4);
+            sdpo_rng_normal_fill(&r, x + (size_t)b * D, D);
+            cond[b] = b / per_prompt;
         }
+        st = sdpo_schedule_timesteps(&p->schedule, steps, ts);
     }
-    for (int s = 0; st == SDPO_OK && s < n_steps; s++) {
-        int ts[SDPO_MAX_TRAIN_TIMESTEPS];
-        const int N = steps[s];
-        st = sdpo_schedule_timesteps(&p->schedule, N, ts);
-        memcpy(x, xT, n * sizeof(float));
-        for (int j = 0; st == SDPO_OK && j < N; j++) {
-            sdpo_ddim_coeffs cf;
-            if ((st = sdpo_ddim_coeffs_at(&p->schedule, ts[j], N, 0.0, &cf))) break;
-            for (int i = 0; i < n_prompts; i++) tt[i] = ts[j];
-            if ((st = p->forward(p, n_prompts, x, tt, cond, SDPO_FWD_EVAL, out))) break;
-            /* DDIM, η = 0: x_prev = √ᾱ_prev·x̂0 + √(1 − ᾱ_prev)·ε̂ */
-            sdpo_predict_x0_eps(&p->schedule, cf.alpha_t, n, x, out, x0, eps);
-            const double ap = sqrt(cf.alpha_prev);
-            for (size_t k = 0; k < n; k++) x[k] = (float)(ap * x0[k] + cf.dir_coef * eps[k]);
-        }
-        if (st == SDPO_OK) st = p->decode(p, n_prompts, x, img);
-        for (int i = 0; st == SDPO_OK && i < n_prompts; i++) {
-            sdpo_image_to_rgb8(h, w, img + (size_t)i * 3 * h * w, cell);
-            const int row = s * rows + i / cols, col = i % cols;
-            const int y0 = gap + row * (2 * h + gap), x0p = gap + col * (2 * w + gap);
-            for (int y = 0; y < 2 * h; y++)
-                for (int xx = 0; xx < 2 * w; xx++)
-                    memcpy(grid + ((size_t)(y0 + y) * GW + x0p + xx) * 3,
-                           cell + ((size_t)(y / 2) * w + xx / 2) * 3, 3);
-        }
+    for (int j = 0; st == SDPO_OK && j < steps; j++) {
+        sdpo_ddim_coeffs cf;
+        if ((st = sdpo_ddim_coeffs_at(&p->schedule, ts[j], steps, 0.0, &cf))) break;
+        for (int b = 0; b < B; b++) tt[b] = ts[j];
+        if ((st = p->forward(p, B, x, tt, cond, SDPO_FWD_EVAL, out))) break;
+        /* DDIM, η = 0: x_prev = √ᾱ_prev·x̂0 + √(1 − ᾱ_prev)·ε̂ */
+        sdpo_predict_x0_eps(&p->schedule, cf.alpha_t, n, x, out, x0, eps);
+        const double ap = sqrt(cf.alpha_prev);
+        for (size_t k = 0; k < n; k++) x[k] = (float)(ap * x0[k] + cf.dir_coef * eps[k]);
     }
-    if (st == SDPO_OK) st = sdpo_png_write(png_path, GH, GW, grid);
-    free(xT), free(x), free(out), free(x0), free(eps), free(img), free(tt), free(cond);
-    free(grid), free(cell);
+    if (st == SDPO_OK) st = p->decode(p, B, x, img);
+    for (int b = 0; st == SDPO_OK && b < B; b++)
+        sdpo_image_to_rgb8(h, w, img + (size_t)b * 3 * h * w, px + (size_t)b * h * w * 3);
+    free(x), free(out), free(x0), free(eps), free(img), free(tt), free(cond);
     sdpo_policy_free(p);
-    return st;
+    if (st != SDPO_OK) {
+        free(px);
+        return st;
+    }
+    *rgb = px;
+    *h_out = h;
+    *w_out = w;
+    return SDPO_OK;
 }

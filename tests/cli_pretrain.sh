@@ -2,7 +2,8 @@
 # `sdpo pretrain-micro` from the command line (issue #8): usage errors exit 2 naming the option;
 # --init-from a folder without trained weights exits 1 naming the missing file and leaves no
 # checkpoint; a one-step continuation of the shipped model with a --mix records both in its log,
-# and a resume without the run's --mix is refused naming it. Run by CTest with the binary as $1.
+# and a resume without the run's --mix is refused naming it; --sample-grid draws a sheet of the
+# expected size and fails on a missing prompts file. Run by CTest with the binary as $1.
 set -u
 SDPO=${1:?usage: cli_pretrain.sh path/to/sdpo}
 . tests/cli_lib.sh
@@ -39,5 +40,16 @@ check 'grep -q "^# mix: single=0.8 color=0.05 count=0.05 composition=0.05 locati
   "the log lacks the mix line"
 check 'cmp -s "$tmp/src/pretrain_log.csv" "$tmp/c/init_pretrain_log.csv"' "the source's log was not kept"
 expect 1 "mix" "$SDPO" pretrain-micro --out "$tmp/c" --resume --seed 1 --images 4 --batch 2 --threads 1 --quiet
+
+# --sample-grid: one labelled strip per prompt (training emoji + 3 samples of 32 px, 1 px apart,
+# upscaled 2x: 262 px) in a 4 px margin, so two prompts make a sheet 4 + 2 * (262 + 4) wide
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
+printf 'cat\na green colored rabbit\n' > "$tmp/two.txt"
+EXPECT_STDOUT=1 expect 0 "at 50 steps: $tmp/sheet.png" "$SDPO" pretrain-micro --out "$tmp/c" --export "$tmp/e" \
+  --sample-grid "$tmp/sheet.png" --prompts "$tmp/two.txt" --threads 1
+check '[ "$(png_size "$tmp/sheet.png" | cut -dx -f1)" = 536 ]' "sheet.png is $(png_size "$tmp/sheet.png" 2>/dev/null)"
+expect 1 "no-such.txt" "$SDPO" pretrain-micro --out "$tmp/c" --export "$tmp/e" \
+  --sample-grid "$tmp/sheet2.png" --prompts "$tmp/no-such.txt" --threads 1
+check '[ ! -e "$tmp/sheet2.png" ]' "a failed sheet left a file"
 
 finish

@@ -138,7 +138,7 @@ START_TEST(grid_from_eval_tree) {
     ck_assert_msg(sdpo_grid_from_eval(root, 3, 1, -1, 4, out) == SDPO_OK, "%s", sdpo_last_error());
     static const char *const rows[] = {"base", "ddpo (epoch 20)", "sdpo (epoch 20)"};
     static const char *const cols[] = {"1 step", "4 steps"};
-    sdpo_grid_layout L = {3, 2, 6, 8, 4, "\"a cat\"", rows, cols};
+    sdpo_grid_layout L = {3, 2, 6, 8, 4, "\"a cat\"", rows, cols, NULL};
     int eh, ew, H, W;
     ck_assert(sdpo_grid_size(&L, &eh, &ew) == SDPO_OK);
     uint8_t *img;

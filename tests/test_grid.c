@@ -1,4 +1,5 @@
-/* tests/test_grid.c — labelled image grids: geometry, cell placement, labels actually drawn. */
+/* tests/test_grid.c — labelled image grids and contact sheets: geometry, cell placement, labels
+ * actually drawn. */
 #include "eval/grid.h"
 #include "rewards/image.h"
 #include "tests/check_util.h"
@@ -27,7 +28,7 @@ START_TEST(cells_and_labels_land_where_they_should) {
     }
     free(cells[5]);
     cells[5] = NULL; /* an empty cell is drawn grey */
-    sdpo_grid_layout L = {R, C, CH, CW, S, "a cat", rows, cols};
+    sdpo_grid_layout L = {R, C, CH, CW, S, "a cat", rows, cols, NULL};
     char dir[] = "/tmp/sdpo_grid_XXXXXX";
     ck_assert(mkdtemp(dir) != NULL);
     char path[128];
@@ -76,9 +77,52 @@ START_TEST(cells_and_labels_land_where_they_should) {
 }
 END_TEST
 
+/* A contact sheet: no row or column labels, a label under every cell. Columns stay cell-wide
+ * (96 px beat any 3-letter label), there is no label column beyond the 4 px margin and no header,
+ * and each label band under a cell is dark exactly where its label is not empty. */
+START_TEST(contact_sheet_labels_under_cells) {
+    enum { SR = 2, SC = 2 };
+    static const char *const labels[SR * SC] = {"cat", "dog", "fox", ""};
+    uint8_t *cells[SR * SC];
+    for (int k = 0; k < SR * SC; k++) {
+        cells[k] = malloc(CH * CW * 3);
+        memset(cells[k], 40 + 50 * k, CH * CW * 3);
+    }
+    sdpo_grid_layout L = {SR, SC, CH, CW, S, NULL, NULL, NULL, labels};
+    char dir[] = "/tmp/sdpo_grid_XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    char path[128];
+    snprintf(path, sizeof path, "%s/sheet.png", dir);
+    ck_assert_msg(sdpo_grid_write_png(path, &L, (const uint8_t *const *)cells) == SDPO_OK, "%s",
+                  sdpo_last_error());
+    int H, W;
+    uint8_t *img;
+    ck_assert(sdpo_png_read(path, &H, &W, &img) == SDPO_OK);
+    const int cell = CH * S, row_h = H / SR;
+    ck_assert_int_eq(W, 4 + SC * (cell + 4));
+    ck_assert_int_eq(H % SR, 0);
+    ck_assert_int_gt(row_h, cell + 4 + 8); /* room for a line of 14 px text */
+    ck_assert_int_lt(row_h, cell + 4 + 40);
+    for (int k = 0; k < SR * SC; k++) {
+        const int r = k / SC, c = k % SC, x0 = 4 + c * (cell + 4), y0 = r * row_h;
+        ck_assert_int_eq(img[((size_t)y0 * W + x0) * 3], 40 + 50 * k);
+        ck_assert_int_eq(img[((size_t)(y0 + cell - 1) * W + x0 + cell - 1) * 3], 40 + 50 * k);
+        int dark = 0;
+        for (int y = y0 + cell; y < y0 + row_h; y++)
+            for (int x = x0; x < x0 + cell; x++) dark += img[((size_t)y * W + x) * 3] < 100;
+        if (labels[k][0]) ck_assert_msg(dark > 10, "no label under cell %d", k);
+        else ck_assert_msg(dark == 0, "%d dark pixels under the unlabelled cell", dark);
+    }
+    free(img);
+    for (int k = 0; k < SR * SC; k++) free(cells[k]);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(bad_layout_and_missing_font) {
     const uint8_t *none[1] = {NULL};
-    sdpo_grid_layout L = {1, 1, 0, 8, 1, NULL, rows, cols};
+    sdpo_grid_layout L = {1, 1, 0, 8, 1, NULL, rows, cols, NULL};
     ck_assert(sdpo_grid_write_png("/tmp/never.png", &L, none) == SDPO_ERR_ARG);
     ck_assert(access("/tmp/never.png", F_OK) != 0);
     setenv("SDPO_FONT", "/nonexistent/font.ttf", 1);
@@ -93,6 +137,7 @@ static Suite *suite(void) {
     Suite *s = suite_create("grid");
     TCase *tc = tcase_create("png");
     tcase_add_test(tc, cells_and_labels_land_where_they_should);
+    tcase_add_test(tc, contact_sheet_labels_under_cells);
     tcase_add_test(tc, bad_layout_and_missing_font);
     suite_add_tcase(s, tc);
     return s;
