@@ -4,10 +4,12 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "eval/grid.h"
+#include "eval/sample_eval.h"
 #include "micro/model.h"
 #include "micro/pretrain.h"
 #include "micro/tokenizer_prune.h"
 #include "rewards/image.h"
+#include "trainers/policy_unet.h"
 #include "world/world.h"
 
 #include <errno.h>
@@ -76,8 +78,8 @@ static void help(void) {
         "                     DIR is replaced as a whole\n"
         "  --sample-grid F    after training or export: a labelled PNG sheet of RUN/model's samples,\n"
         "                     per prompt the training emoji (when the prompt names a world animal)\n"
-        "                     then 3 samples at 50 DDIM steps (eta 0, seed 0: sample b from noise\n"
-        "                     block b), 7 prompts a row\n"
+        "                     then images 0-2 of `sdpo eval --eta 0 --seed 0 --steps 50` (what\n"
+        "                     scripts/micro-recognition.sh scores), 7 prompts a row\n"
         "  --prompts FILE     prompts of the grid (default data/prompts/simple_animals_45.txt)\n"
         "  --prune-tokenizer FULL_DIR  no training: write DIR/tokenizer (DIR = --model) pruned from\n"
         "                     the CLIP tokenizer FULL_DIR (e.g. tests/data/sd_fixtures/tokenizer)\n"
@@ -207,6 +209,46 @@ static sdpo_status reference_strip_cell(const sdpo_world *w, const char *prompt,
     return SDPO_OK;
 }
 
+/* Image k < SHEET_K of every prompt, as `sdpo eval --eta 0 --seed 0 --steps SHEET_STEPS` draws
+ * it (eval/sample_eval.h: x_T by (prompt, image), the decoded x̂ of the last step, batches of
+ * SHEET_BATCH as eval's default), so the sheet shows the very images scripts/micro-recognition.sh
+ * scores. *rgb: RGB8 [n·SHEET_K, h, w, 3], sample i·SHEET_K + k; the caller frees it. */
+#define SHEET_BATCH 8
+static sdpo_status sheet_samples(const char *model, const char *const *prompts, int n, int threads,
+                                 uint8_t **rgb, int *h, int *w) {
+    *rgb = NULL;
+    const sdpo_unet_policy_config pc = {model, 0, 0, 0, n, prompts, SHEET_BATCH, 1, threads, 0};
+    sdpo_policy *p;
+    sdpo_status st = sdpo_policy_unet_create(&pc, &p);
+    if (st != SDPO_OK) return st;
+    const sdpo_eval_sampler_config sc = {0, 0.0, SDPO_FINAL_XHAT, SHEET_BATCH};
+    sdpo_eval_sampler s;
+    const int N = n * SHEET_K;
+    const size_t px = (size_t)3 * p->img_h * p->img_w;
+    float *img = malloc(SHEET_BATCH * px * sizeof(float));
+    uint8_t *out = malloc((size_t)N * px);
+    if (!img || !out) st = sdpo_fail(SDPO_ERR_NOMEM, "sample sheet: out of memory");
+    if (st == SDPO_OK && (st = sdpo_eval_sampler_init(&s, p, &sc)) == SDPO_OK) {
+        st = sdpo_eval_sampler_set_steps(&s, SHEET_STEPS);
+        for (int j0 = 0; st == SDPO_OK && j0 < N; j0 += SHEET_BATCH) {
+            const int m = N - j0 < SHEET_BATCH ? N - j0 : SHEET_BATCH;
+            int prompt[SHEET_BATCH], image[SHEET_BATCH];
+            for (int j = 0; j < m; j++) prompt[j] = (j0 + j) / SHEET_K, image[j] = (j0 + j) % SHEET_K;
+            st = sdpo_eval_sample(&s, m, prompt, image, img, NULL, NULL, NULL);
+            for (int j = 0; st == SDPO_OK && j < m; j++)
+                sdpo_image_to_rgb8(p->img_h, p->img_w, img + j * px, out + (size_t)(j0 + j) * px);
+        }
+        sdpo_eval_sampler_free(&s);
+    }
+    *h = p->img_h;
+    *w = p->img_w;
+    sdpo_policy_free(p);
+    free(img);
+    if (st != SDPO_OK) free(out);
+    else *rgb = out;
+    return st;
+}
+
 static int sample_grid(const char *model, const char *prompts_file, const char *png, int threads) {
     static char buf[1 << 16];
     const char *prompts[MAX_PROMPTS];
@@ -220,8 +262,7 @@ static int sample_grid(const char *model, const char *prompts_file, const char *
     const char **labels = NULL;
     sdpo_world *w = NULL;
     int h, wd, rc = SDPO_EXIT_OK;
-    if (sdpo_pretrain_samples(model, prompts, n, SHEET_K, SHEET_STEPS, 0, threads, &samples, &h,
-                              &wd) != SDPO_OK ||
+    if (sheet_samples(model, prompts, n, threads, &samples, &h, &wd) != SDPO_OK ||
         sdpo_world_open(NULL, &w) != SDPO_OK)
         goto fail;
     const int SW = (SHEET_K + 1) * wd + SHEET_K, cols = n < SHEET_COLS ? n : SHEET_COLS,

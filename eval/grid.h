@@ -3,9 +3,11 @@
  *
  * Layout: an optional title line, a header row with the column labels, then one row per method
  * with its label on the left. A sheet without row or column labels (NULL) has no label column or
- * header row; cell labels, when given, are drawn centred under each cell (a contact sheet). Cells are upscaled by an integer factor with nearest-neighbour
- * sampling (so a 32×32 micro-world sample stays crisp) and separated by a 4-pixel white gutter
- * on a white background; a column is widened (cells centred) when its label is wider than its cells. Written as an 8-bit RGB PNG through a temporary file. */
+ * header row; cell labels, when given, are drawn centred under each cell (a contact sheet).
+ * Cells are upscaled by an integer factor with nearest-neighbour sampling (so a 32×32
+ * micro-world sample stays crisp) and separated by a 4-pixel white gutter on a white
+ * background; a column is widened (cells centred) when its label is wider than its cells.
+ * Written as an 8-bit RGB PNG through a temporary file. */
 #ifndef SDPO_EVAL_GRID_H
 #define SDPO_EVAL_GRID_H
 

@@ -1,4 +1,4 @@
-/* micro/pretrain.c — pretraining, export and samples of the micro model (pretrain.h). */
+/* micro/pretrain.c — pretraining and export of the micro model (pretrain.h). */
 #include "micro/pretrain.h"
 
 #include <errno.h>
@@ -993,64 +993,4 @@ sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest) {
     }
     if (st != SDPO_OK) (void)sdpo_remove_tree(tmp);
     return st;
-}
-
-/* ---- samples -------------------------------------------------------------------------------- */
-
-sdpo_status sdpo_pretrain_samples(const char *model_dir, const char *const *prompts, int n_prompts,
-                                  int per_prompt, int steps, uint64_t seed, int threads,
-                                  uint8_t **rgb, int *h_out, int *w_out) {
-    *rgb = NULL;
-    if (n_prompts < 1 || per_prompt < 1 || steps < 1 || threads < 1 || n_prompts > 100000 / per_prompt)
-        return sdpo_fail(SDPO_ERR_ARG, "samples: %d prompts, %d per prompt, %d steps, %d threads: "
-                         "each must be >= 1 (and at most 100000 samples)", n_prompts, per_prompt,
-                         steps, threads);
-    const int B = n_prompts * per_prompt;
-    const sdpo_unet_policy_config pc = {model_dir, 0, 0, 0, n_prompts, prompts, B, 1, threads, 0};
-    sdpo_policy *p;
-    sdpo_status st = sdpo_policy_unet_create(&pc, &p);
-    if (st != SDPO_OK) return st;
-    const size_t D = p->D, n = (size_t)B * D;
-    const int h = p->img_h, w = p->img_w;
-    float *x = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float)),
-          *x0 = malloc(n * sizeof(float)), *eps = malloc(n * sizeof(float)),
-          *img = malloc((size_t)B * 3 * h * w * sizeof(float));
-    int *tt = malloc((size_t)B * sizeof(int)), *cond = malloc((size_t)B * sizeof(int));
-    uint8_t *px = malloc((size_t)B * h * w * 3);
-    int ts[SDPO_MAX_TRAIN_TIMESTEPS];
-    if (!x || !out || !x0 || !eps || !img || !tt || !cond || !px)
-        st = sdpo_fail(SDPO_ERR_NOMEM, "samples: out of memory");
-    if (st == SDPO_OK) {
-        for (int b = 0; b < B; b++) {
-            sdpo_rng r;
-            sdpo_rng_init(&r, seed, SDPO_STREAM_INIT_NOISE);
-            r.block = (uint64_t)b * ((D + 3) / 4);
-            sdpo_rng_normal_fill(&r, x + (size_t)b * D, D);
-            cond[b] = b / per_prompt;
-        }
-        st = sdpo_schedule_timesteps(&p->schedule, steps, ts);
-    }
-    for (int j = 0; st == SDPO_OK && j < steps; j++) {
-        sdpo_ddim_coeffs cf;
-        if ((st = sdpo_ddim_coeffs_at(&p->schedule, ts[j], steps, 0.0, &cf))) break;
-        for (int b = 0; b < B; b++) tt[b] = ts[j];
-        if ((st = p->forward(p, B, x, tt, cond, SDPO_FWD_EVAL, out))) break;
-        /* DDIM, η = 0: x_prev = √ᾱ_prev·x̂0 + √(1 − ᾱ_prev)·ε̂ */
-        sdpo_predict_x0_eps(&p->schedule, cf.alpha_t, n, x, out, x0, eps);
-        const double ap = sqrt(cf.alpha_prev);
-        for (size_t k = 0; k < n; k++) x[k] = (float)(ap * x0[k] + cf.dir_coef * eps[k]);
-    }
-    if (st == SDPO_OK) st = p->decode(p, B, x, img);
-    for (int b = 0; st == SDPO_OK && b < B; b++)
-        sdpo_image_to_rgb8(h, w, img + (size_t)b * 3 * h * w, px + (size_t)b * h * w * 3);
-    free(x), free(out), free(x0), free(eps), free(img), free(tt), free(cond);
-    sdpo_policy_free(p);
-    if (st != SDPO_OK) {
-        free(px);
-        return st;
-    }
-    *rgb = px;
-    *h_out = h;
-    *w_out = w;
-    return SDPO_OK;
 }

@@ -1,5 +1,5 @@
 /* micro/pretrain.h — full-parameter pretraining of the micro text-to-image model on the micro
- * world (issue #8, `sdpo pretrain-micro`), its export as a diffusers folder, and samples of a model folder.
+ * world (issue #8, `sdpo pretrain-micro`) and its export as a diffusers folder.
  *
  * The model is a diffusers folder without a vae (micro/model.h, trainers/policy_unet.h):
  * UNet2DConditionModel in RGB pixel space [3, 32, 32], a frozen random CLIPTextModel, a pruned
@@ -143,14 +143,5 @@ sdpo_status sdpo_pretrain_run(const sdpo_pretrain_config *c, sdpo_pretrain_resul
  * forward, training summary at that step, the commands from the log). dest is replaced as a whole: written
  * beside it as a temporary folder, then renamed into place. */
 sdpo_status sdpo_pretrain_export(const char *run_dir, const char *dest);
-
-/* Samples of the model folder (through sdpo_policy_unet_create), per_prompt for each prompt:
- * sample b = i·per_prompt + k (prompt i) is DDIM with η = 0 in `steps` of the folder's trailing
- * timesteps from x_T drawn from stream (seed, SDPO_STREAM_INIT_NOISE) at block b·⌈D/4⌉, all
- * batched in one forward per step. *rgb (allocated here, the caller frees it; NULL on error)
- * holds them as RGB8 [n_prompts·per_prompt, h, w, 3] with h, w the model's image size. */
-sdpo_status sdpo_pretrain_samples(const char *model_dir, const char *const *prompts, int n_prompts,
-                                  int per_prompt, int steps, uint64_t seed, int threads,
-                                  uint8_t **rgb, int *h, int *w);
 
 #endif

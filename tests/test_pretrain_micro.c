@@ -13,7 +13,6 @@
 #include "nn/safetensors.h"
 #include "tests/check_util.h"
 #include "core/atomic_file.h"
-#include "rewards/image.h"
 #include "trainers/policy_unet.h"
 
 #include <math.h>
@@ -750,68 +749,6 @@ END_TEST
 /* The exported folder loads as a pixel-space policy: samples are the [3, 32, 32] images,
  * decode is clamp(x/2 + 0.5, 0, 1), the forward gives the UNet's output (finite, varying with
  * the prompt), and the export holds the trained weights and a README naming the FLOPs. */
-/* sdpo_pretrain_samples on an exported folder: sample b = i·K + k has prompt i and the noise
- * of block b, whatever else is in the batch; a 1-step sample is one DDIM step (η = 0) of the
- * policy from that noise; reruns are identical; bad counts fail without output. */
-static void check_samples(const char *dest) {
-    const char *cat_dog[] = {"cat", "a photo of a dog"}, *cat_cat[] = {"cat", "cat"};
-    enum { K = 2, N = 2 * K, PX = 32 * 32 * 3 };
-    uint8_t *a, *b, *c;
-    int h, w;
-    ck_assert_msg(sdpo_pretrain_samples(dest, cat_dog, 2, K, 3, 5, 1, &a, &h, &w) == SDPO_OK, "%s",
-                  sdpo_last_error());
-    ck_assert_int_eq(h, 32);
-    ck_assert_int_eq(w, 32);
-    ck_assert(sdpo_pretrain_samples(dest, cat_dog, 2, K, 3, 5, 1, &b, &h, &w) == SDPO_OK);
-    ck_assert_msg(!memcmp(a, b, (size_t)N * PX), "a rerun gave other samples");
-    ck_assert(sdpo_pretrain_samples(dest, cat_cat, 2, K, 3, 5, 1, &c, &h, &w) == SDPO_OK);
-    ck_assert_msg(!memcmp(a, c, (size_t)K * PX), "prompt 0's samples depend on prompt 1");
-    ck_assert_msg(memcmp(a + K * PX, c + K * PX, (size_t)K * PX), "the prompt does not matter");
-    ck_assert_msg(memcmp(a, a + PX, PX), "two samples of a prompt share their noise");
-    free(a), free(b), free(c);
-
-    /* one step by hand for sample 3 (prompt 1, noise block 3) */
-    ck_assert(sdpo_pretrain_samples(dest, cat_dog, 2, K, 1, 5, 1, &a, &h, &w) == SDPO_OK);
-    const sdpo_unet_policy_config pc = {dest, 0, 0, 0, 2, cat_dog, 1, 1, 1, 0};
-    sdpo_policy *p;
-    ck_assert(sdpo_policy_unet_create(&pc, &p) == SDPO_OK);
-    const size_t D = p->D;
-    float *x = malloc(D * sizeof(float)), *out = malloc(D * sizeof(float)),
-          *x0 = malloc(D * sizeof(float)), *eps = malloc(D * sizeof(float)),
-          *img = malloc(D * sizeof(float));
-    uint8_t *rgb = malloc(PX);
-    ck_assert(x && out && x0 && eps && img && rgb);
-    sdpo_rng r;
-    sdpo_rng_init(&r, 5, SDPO_STREAM_INIT_NOISE);
-    r.block = 3 * ((D + 3) / 4);
-    sdpo_rng_normal_fill(&r, x, D);
-    int ts[1];
-    ck_assert(sdpo_schedule_timesteps(&p->schedule, 1, ts) == SDPO_OK);
-    sdpo_ddim_coeffs cf;
-    ck_assert(sdpo_ddim_coeffs_at(&p->schedule, ts[0], 1, 0.0, &cf) == SDPO_OK);
-    const int cond = 1;
-    ck_assert(p->forward(p, 1, x, ts, &cond, SDPO_FWD_EVAL, out) == SDPO_OK);
-    sdpo_predict_x0_eps(&p->schedule, cf.alpha_t, D, x, out, x0, eps);
-    for (size_t k = 0; k < D; k++) x[k] = (float)(sqrt(cf.alpha_prev) * x0[k] + cf.dir_coef * eps[k]);
-    ck_assert(p->decode(p, 1, x, img) == SDPO_OK);
-    sdpo_image_to_rgb8(32, 32, img, rgb);
-    /* The function runs the four samples as one batch of 4, this check as a batch of 1: the
-     * GEMMs may block differently and round differently (float32, ~1e-6 relative), which can
-     * move a pixel across a rounding boundary of the 8-bit quantisation: at most 1 level. */
-    int worst = 0;
-    for (int k = 0; k < PX; k++) {
-        const int d = abs((int)a[3 * PX + k] - (int)rgb[k]);
-        if (d > worst) worst = d;
-    }
-    ck_assert_msg(worst <= 1, "sample 3 is off the 1-step DDIM of its noise by %d levels", worst);
-    free(x), free(out), free(x0), free(eps), free(img), free(rgb), free(a);
-    sdpo_policy_free(p);
-
-    ck_assert(sdpo_pretrain_samples(dest, cat_dog, 0, K, 3, 5, 1, &a, &h, &w) == SDPO_ERR_ARG);
-    ck_assert(a == NULL);
-    ck_assert(sdpo_pretrain_samples(dest, cat_dog, 2, 0, 3, 5, 1, &a, &h, &w) == SDPO_ERR_ARG);
-}
-
 START_TEST(test_export_loads_as_pixel_policy) {
     char root[] = "/tmp/sdpo_pretrain_XXXXXX", model[256], a[256], dest[256], path[512];
     ck_assert(mkdtemp(root) != NULL);
@@ -886,7 +823,6 @@ START_TEST(test_export_loads_as_pixel_policy) {
     }
     free(x), free(out), free(img);
     sdpo_policy_free(p);
-    check_samples(dest);
     sdpo_remove_tree(root);
 }
 END_TEST
